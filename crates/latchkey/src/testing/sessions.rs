@@ -1,0 +1,279 @@
+//! Checks on sessions and their expiry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::clock::to_millis;
+use crate::{Adapter, Error, NewKey, SessionConfig, SessionId, SessionToken, User, UserId};
+
+use super::{auth, Device, Profile, START};
+
+const MS: Duration = Duration::from_millis(1);
+
+async fn user_with_session(
+    auth: &crate::Auth<Profile, Device>,
+    name: &str,
+) -> (User<Profile>, crate::IssuedSession<Device>) {
+    let user = auth
+        .create_user(Some(NewKey::new("username", name)), Profile::named(name))
+        .await
+        .expect("user created");
+    let issued = auth
+        .create_session(&user.id, Device { user_agent: format!("{name}'s browser") })
+        .await
+        .expect("session created");
+    (user, issued)
+}
+
+/// The token of a new session validates and brings back the session's user.
+pub async fn a_session_validates_with_its_token_and_returns_its_user(adapter: Arc<dyn Adapter>) {
+    let (auth, _) = auth(adapter);
+    let (user, issued) = user_with_session(&auth, "lena").await;
+
+    let valid = auth.validate_session(&issued.token).await.expect("valid");
+    let by_text = auth
+        .validate_token(issued.token.expose_secret())
+        .await
+        .expect("valid as text");
+
+    assert_eq!(valid.user, user);
+    assert_eq!(valid.session.id, issued.session.id);
+    assert!(!valid.session.fresh);
+    assert_eq!(by_text.session.id, issued.session.id);
+    let defaults = SessionConfig::default();
+    assert_eq!(to_millis(valid.session.created_at), START);
+    assert_eq!(
+        valid.session.expires_at,
+        valid.session.created_at + defaults.active_period + defaults.idle_period
+    );
+}
+
+/// The database holds the token's SHA-256, never the token.
+pub async fn only_the_hash_of_a_session_token_is_stored(adapter: Arc<dyn Adapter>) {
+    let (auth, _) = auth(adapter.clone());
+    let (_, issued) = user_with_session(&auth, "mona").await;
+    let token = issued.token.expose_secret();
+
+    let by_token = adapter.session_and_user(token).await.expect("read");
+    let by_hash = adapter
+        .session_and_user(&hex::encode(Sha256::digest(token.as_bytes())))
+        .await
+        .expect("read");
+
+    assert!(by_token.is_none());
+    let (row, _) = by_hash.expect("stored under the hash");
+    assert_ne!(row.id, token);
+    assert_eq!(row.id, issued.session.id.as_str());
+}
+
+/// Session attributes come back as they went in, and can be replaced.
+pub async fn session_attributes_round_trip_unchanged(adapter: Arc<dyn Adapter>) {
+    let (auth, _) = auth(adapter);
+    let (_, issued) = user_with_session(&auth, "nina").await;
+
+    let valid = auth.validate_session(&issued.token).await.expect("valid");
+    let replaced = Device { user_agent: "Ünï 🦀 \"agent\"".to_owned() };
+    auth.update_session_attributes(&issued.session.id, &replaced)
+        .await
+        .expect("updated");
+    let missing = auth
+        .update_session_attributes(&SessionToken::generate().session_id(), &replaced)
+        .await;
+
+    assert_eq!(valid.session.attributes.user_agent, "nina's browser");
+    let again = auth.validate_session(&issued.token).await.expect("valid");
+    assert_eq!(again.session.attributes, replaced);
+    assert!(matches!(missing, Err(Error::InvalidSession)), "{missing:?}");
+}
+
+/// No session can be made for a user that does not exist.
+pub async fn a_session_for_an_unknown_user_is_refused(adapter: Arc<dyn Adapter>) {
+    let (auth, _) = auth(adapter);
+
+    let orphan = auth.create_session(&UserId::new("nobody"), Device::default()).await;
+
+    assert!(matches!(orphan, Err(Error::UnknownUser)), "{orphan:?}");
+}
+
+/// Tokens never issued, and strings that are no token, are invalid sessions.
+pub async fn unknown_and_malformed_tokens_are_invalid_sessions(adapter: Arc<dyn Adapter>) {
+    let (auth, _) = auth(adapter);
+    user_with_session(&auth, "olga").await;
+
+    let unknown = auth.validate_session(&SessionToken::generate()).await;
+    let malformed = ["", "x", "' OR 1=1 --", &"A".repeat(40), &"a".repeat(400)];
+
+    assert!(matches!(unknown, Err(Error::InvalidSession)), "{unknown:?}");
+    for token in malformed {
+        let outcome = auth.validate_token(token).await;
+        assert!(matches!(outcome, Err(Error::InvalidSession)), "{token:?}: {outcome:?}");
+    }
+}
+
+/// Up to the last millisecond of the active period, validation changes nothing.
+pub async fn a_session_is_read_without_a_write_during_its_active_period(adapter: Arc<dyn Adapter>) {
+    let (auth, clock) = auth(adapter);
+    let (_, issued) = user_with_session(&auth, "pia").await;
+
+    clock.advance(auth.session_config().active_period);
+    let valid = auth.validate_session(&issued.token).await.expect("valid");
+
+    assert!(!valid.session.fresh);
+    assert_eq!(valid.session.expires_at, issued.session.expires_at);
+}
+
+/// One millisecond past the active period, validation extends the session from now and says
+/// the cookie must be sent again; the extension is stored.
+pub async fn a_session_past_its_active_period_is_extended_and_marked_fresh(adapter: Arc<dyn Adapter>) {
+    let (auth, clock) = auth(adapter);
+    let (_, issued) = user_with_session(&auth, "quinn").await;
+    let config = *auth.session_config();
+
+    clock.advance(config.active_period + MS);
+    let renewed = auth.validate_session(&issued.token).await.expect("valid");
+    let after = auth.validate_session(&issued.token).await.expect("still valid");
+
+    assert!(renewed.session.fresh);
+    assert_eq!(renewed.session.active_expires_at, auth.now() + config.active_period);
+    assert_eq!(
+        renewed.session.expires_at,
+        auth.now() + config.active_period + config.idle_period
+    );
+    assert!(!after.session.fresh);
+    assert_eq!(after.session.expires_at, renewed.session.expires_at);
+}
+
+/// At the last millisecond of the idle period a session is renewed; one millisecond later it
+/// is dead, and its row is gone.
+pub async fn a_session_past_its_idle_period_is_invalid_and_deleted(adapter: Arc<dyn Adapter>) {
+    let (auth, clock) = auth(adapter.clone());
+    let (_, last_chance) = user_with_session(&auth, "rita").await;
+    let (_, too_late) = user_with_session(&auth, "sam").await;
+    let config = *auth.session_config();
+
+    clock.advance(config.active_period + config.idle_period);
+    let renewed = auth.validate_session(&last_chance.token).await.expect("valid");
+    clock.advance(MS);
+    let dead = auth.validate_session(&too_late.token).await;
+
+    assert!(renewed.session.fresh);
+    assert!(matches!(dead, Err(Error::InvalidSession)), "{dead:?}");
+    let row = adapter.session_and_user(too_late.session.id.as_str()).await.expect("read");
+    assert!(row.is_none());
+}
+
+/// A session used every day still ends at its absolute lifetime, to the millisecond.
+pub async fn no_renewal_carries_a_session_past_its_absolute_lifetime(adapter: Arc<dyn Adapter>) {
+    let (auth, clock) = auth(adapter);
+    let (_, issued) = user_with_session(&auth, "tom").await;
+    let config = *auth.session_config();
+    let absolute_end = issued.session.created_at + config.absolute_lifetime;
+    assert_eq!(issued.session.absolute_expires_at, absolute_end);
+
+    while auth.now() + config.active_period + MS < absolute_end {
+        clock.advance(config.active_period + MS);
+        let valid = auth.validate_session(&issued.token).await.expect("valid");
+        assert!(valid.session.expires_at <= absolute_end);
+    }
+    clock.set(absolute_end);
+    let last = auth.validate_session(&issued.token).await.expect("valid at the very end");
+    clock.advance(MS);
+    let ended = auth.validate_session(&issued.token).await;
+
+    assert_eq!(last.session.expires_at, absolute_end);
+    assert!(matches!(ended, Err(Error::InvalidSession)), "{ended:?}");
+}
+
+/// Signing out ends the session for every holder of its token.
+pub async fn an_invalidated_session_no_longer_validates(adapter: Arc<dyn Adapter>) {
+    let (auth, _) = auth(adapter);
+    let (_, issued) = user_with_session(&auth, "uma").await;
+
+    auth.invalidate_session(&issued.session.id).await.expect("invalidated");
+    auth.invalidate_session(&SessionToken::generate().session_id())
+        .await
+        .expect("unknown is a no-op");
+
+    let outcome = auth.validate_session(&issued.token).await;
+    assert!(matches!(outcome, Err(Error::InvalidSession)), "{outcome:?}");
+}
+
+/// Ending all of one user's sessions leaves another user's alone.
+pub async fn invalidating_a_users_sessions_leaves_other_users_alone(adapter: Arc<dyn Adapter>) {
+    let (auth, _) = auth(adapter);
+    let (victor, first) = user_with_session(&auth, "victor").await;
+    let second = auth.create_session(&victor.id, Device::default()).await.expect("second");
+    let (_, other) = user_with_session(&auth, "wendy").await;
+
+    let ended = auth.invalidate_user_sessions(&victor.id).await.expect("invalidated");
+
+    assert_eq!(ended, 2);
+    assert!(auth.validate_session(&first.token).await.is_err());
+    assert!(auth.validate_session(&second.token).await.is_err());
+    assert!(auth.validate_session(&other.token).await.is_ok());
+}
+
+/// "Sign out everywhere else" keeps the current session.
+pub async fn invalidating_other_sessions_keeps_the_current_one(adapter: Arc<dyn Adapter>) {
+    let (auth, _) = auth(adapter);
+    let (xena, current) = user_with_session(&auth, "xena").await;
+    let elsewhere = auth.create_session(&xena.id, Device::default()).await.expect("second");
+
+    let ended = auth
+        .invalidate_other_sessions(&xena.id, &current.session.id)
+        .await
+        .expect("invalidated");
+
+    assert_eq!(ended, 1);
+    assert!(auth.validate_session(&current.token).await.is_ok());
+    assert!(auth.validate_session(&elsewhere.token).await.is_err());
+}
+
+/// The list of a user's sessions has the live ones only, newest first.
+pub async fn a_users_live_sessions_are_listed_newest_first(adapter: Arc<dyn Adapter>) {
+    let (auth, clock) = auth(adapter);
+    let (yara, oldest) = user_with_session(&auth, "yara").await;
+    let config = *auth.session_config();
+    clock.advance(config.active_period + config.idle_period + MS);
+    let middle = auth.create_session(&yara.id, Device::default()).await.expect("middle");
+    clock.advance(MS);
+    let newest = auth.create_session(&yara.id, Device::default()).await.expect("newest");
+    user_with_session(&auth, "zoe").await;
+
+    let listed: Vec<SessionId> = auth
+        .user_sessions(&yara.id)
+        .await
+        .expect("listed")
+        .into_iter()
+        .map(|session| session.id)
+        .collect();
+
+    assert_eq!(listed, [newest.session.id, middle.session.id]);
+    assert!(!listed.contains(&oldest.session.id));
+}
+
+/// The sweep deletes dead sessions and no live one.
+pub async fn deleting_expired_sessions_removes_only_dead_ones(adapter: Arc<dyn Adapter>) {
+    let (auth, clock) = auth(adapter);
+    let (abe, dead) = user_with_session(&auth, "abe").await;
+    let config = *auth.session_config();
+    clock.advance(config.active_period + config.idle_period + MS);
+    let live = auth.create_session(&abe.id, Device::default()).await.expect("live");
+
+    let deleted = auth.delete_expired_sessions().await.expect("swept");
+    let again = auth.delete_expired_sessions().await.expect("swept again");
+
+    assert_eq!(deleted, 1);
+    assert_eq!(again, 0);
+    assert!(auth.validate_session(&live.token).await.is_ok());
+    assert!(auth.validate_session(&dead.token).await.is_err());
+}
+
+/// A healthy database answers a ping.
+pub async fn a_reachable_database_answers_a_ping(adapter: Arc<dyn Adapter>) {
+    let (auth, _) = auth(adapter);
+
+    auth.ping().await.expect("answers");
+}
