@@ -1,67 +1,42 @@
 //! Passwords: secret types, Argon2id hashing on dedicated threads, and Lucia v2's hashes.
 //!
-//! INTERFACE SKETCH: the helper owning this module replaces the bodies below.
+//! New hashes are Argon2id v1.3 PHC strings, at OWASP's recommended minimum cost by default
+//! (19 MiB, two passes, one lane; Password Storage Cheat Sheet). Stored hashes may also be
+//! argon2i or argon2d PHC strings, or the scrypt hashes Lucia v2 and its predecessor wrote; all
+//! verify, and a valid one that is weaker than the configured cost says it needs a rehash, so
+//! that an application can replace it while it has the password in hand.
+//!
+//! Every password is NFKC-normalised before it is hashed or verified, as Lucia does, so that
+//! the same characters typed on different keyboards are the same password.
+//!
+//! Threat model: the hashes are for the day the database leaks, so they are slow on purpose.
+//! That slowness is itself a target, of a flood of sign-ins meant to exhaust CPU or memory, so
+//! hashing runs on a fixed set of threads with one reused buffer each ([`PasswordHasher`]).
+//! A sign-in for an account that does not exist verifies against a stand-in hash, so the
+//! response time does not reveal which accounts exist. Passwords and hashes live in types
+//! that never print and are wiped on drop ([`Password`], [`PasswordHash`]).
 
-use std::fmt;
+mod argon2id;
+mod lucia;
+mod pool;
+mod secret;
 
-use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+pub use pool::PasswordHasher;
+pub use secret::{Password, PasswordHash};
 
 use crate::error::HashError;
+use argon2id::Argon2Memory;
 
-/// A password as typed by a person. Redacted `Debug`, wiped on drop.
-#[derive(Clone)]
-pub struct Password(Zeroizing<String>);
-
-impl Password {
-    /// Wraps a password.
-    pub fn new(password: impl Into<String>) -> Self {
-        Self(Zeroizing::new(password.into()))
-    }
-
-    /// The password itself.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(<redacted>)")
-    }
-}
-
-/// A stored password hash: an Argon2 PHC string or one of Lucia v2's scrypt formats.
-#[derive(Clone)]
-pub struct PasswordHash(Zeroizing<String>);
-
-impl PasswordHash {
-    /// Wraps a hash read from storage.
-    pub fn new(hash: impl Into<String>) -> Self {
-        Self(Zeroizing::new(hash.into()))
-    }
-
-    /// The hash as stored.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PasswordHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PasswordHash(<redacted>)")
-    }
-}
-
-impl PartialEq for PasswordHash {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
-    }
-}
-
-impl Eq for PasswordHash {}
-
-/// Argon2id cost parameters.
+/// Argon2id cost parameters, for new hashes and as the bar below which a stored hash is
+/// obsolete.
+///
+/// ```
+/// use latchkey::Argon2Params;
+///
+/// // OWASP's alternative to the default: more memory, one pass.
+/// let params = Argon2Params { memory_kib: 47_104, iterations: 1, parallelism: 1 };
+/// # let _ = params;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Argon2Params {
     /// Memory in KiB.
@@ -73,6 +48,7 @@ pub struct Argon2Params {
 }
 
 impl Default for Argon2Params {
+    /// m=19456 KiB, t=2, p=1: OWASP's recommended minimum for Argon2id.
     fn default() -> Self {
         Self {
             memory_kib: 19_456,
@@ -82,16 +58,38 @@ impl Default for Argon2Params {
     }
 }
 
+impl Argon2Params {
+    /// The `argon2` crate's parameters, with its default 32-byte output.
+    fn to_argon2(self) -> Result<argon2::Params, HashError> {
+        argon2::Params::new(
+            self.memory_kib,
+            self.iterations,
+            self.parallelism,
+            Some(argon2::Params::DEFAULT_OUTPUT_LEN),
+        )
+        .map_err(|error| HashError::InvalidParams(error.to_string()))
+    }
+}
+
 /// How the hashing threads are set up.
+///
+/// ```
+/// use latchkey::{Argon2Params, HasherConfig};
+///
+/// let config = HasherConfig { threads: 2, ..HasherConfig::default() };
+/// assert_eq!(config.argon2, Argon2Params::default());
+/// ```
 #[derive(Debug, Clone)]
 pub struct HasherConfig {
     /// Parameters for new hashes, and the bar below which a stored hash is obsolete.
     pub argon2: Argon2Params,
-    /// Hashing threads, which bound how many hashes run at once.
+    /// Hashing threads, which bound how many hashes run at once and so the memory they take:
+    /// at most this many times `argon2.memory_kib`. At least one.
     pub threads: usize,
 }
 
 impl Default for HasherConfig {
+    /// Default parameters, and one thread per core.
     fn default() -> Self {
         Self {
             argon2: Argon2Params::default(),
@@ -101,53 +99,240 @@ impl Default for HasherConfig {
 }
 
 /// The outcome of checking a password against a stored hash.
+///
+/// ```
+/// use latchkey::Verification;
+///
+/// let outcome = Verification::Valid { needs_rehash: true };
+/// assert!(outcome.is_valid() && outcome.needs_rehash());
+/// assert!(!Verification::Invalid.needs_rehash());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verification {
     /// The password matches; `needs_rehash` when the hash is obsolete.
     Valid {
-        /// The stored hash should be replaced by a fresh one.
+        /// The stored hash should be replaced by a fresh one: it is scrypt, not Argon2id, of
+        /// an older Argon2 version, or cheaper than the configured cost.
         needs_rehash: bool,
     },
-    /// The password does not match, or there was no hash.
+    /// The password does not match, there was no hash, or the hash could not be read.
     Invalid,
 }
 
-/// Hashes and verifies passwords on a few dedicated threads.
-#[derive(Clone)]
-pub struct PasswordHasher {}
+impl Verification {
+    /// Whether the password matched.
+    pub fn is_valid(self) -> bool {
+        matches!(self, Verification::Valid { .. })
+    }
 
-impl fmt::Debug for PasswordHasher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PasswordHasher").finish_non_exhaustive()
+    /// Whether the password matched a hash that should now be replaced.
+    pub fn needs_rehash(self) -> bool {
+        matches!(self, Verification::Valid { needs_rehash: true })
     }
 }
 
-impl PasswordHasher {
-    /// Starts the hashing threads.
-    pub fn new(config: HasherConfig) -> Result<Self, HashError> {
-        let _ = config;
-        unimplemented!()
+/// Verifies a normalised password against a stored hash of any supported format.
+///
+/// A PHC string starts with `$`; Lucia's hashes never do. Lucia's own bcrypt check for `$2a`
+/// is not copied: such a hash is simply not Argon2, so it is invalid.
+fn verify_stored(
+    memory: &mut Argon2Memory,
+    configured: &argon2::Params,
+    password: &[u8],
+    hash: &PasswordHash,
+) -> Result<Verification, HashError> {
+    let stored = hash.expose_secret();
+
+    if stored.starts_with('$') {
+        Ok(argon2id::verify(memory, configured, password, stored))
+    } else {
+        lucia::verify(password, stored)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const CHEAP: Argon2Params = Argon2Params {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    fn hasher(argon2: Argon2Params) -> PasswordHasher {
+        PasswordHasher::new(HasherConfig { argon2, threads: 1 }).expect("valid config")
     }
 
-    /// Hashes a password with Argon2id.
-    pub async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError> {
-        let _ = password;
-        unimplemented!()
+    /// Verifies on the calling thread, for the property test's thousands of cases.
+    fn verify_here(password: &str, stored: &str) -> Result<Verification, HashError> {
+        let configured = CHEAP.to_argon2()?;
+        let mut memory = Argon2Memory::new(&configured);
+        let password = secret::normalize(&Password::new(password));
+
+        verify_stored(
+            &mut memory,
+            &configured,
+            password.as_bytes(),
+            &PasswordHash::new(stored),
+        )
     }
 
-    /// Verifies a password; with no hash, verifies against a dummy one so that the time taken
-    /// does not tell whether a hash existed.
-    pub async fn verify(
-        &self,
-        password: &Password,
-        hash: Option<&PasswordHash>,
-    ) -> Result<Verification, HashError> {
-        let _ = (password, hash);
-        unimplemented!()
+    #[tokio::test]
+    async fn a_hash_with_default_params_is_an_argon2id_phc_string() {
+        let hasher = hasher(Argon2Params::default());
+
+        let hash = hasher
+            .hash(&Password::new("correct horse"))
+            .await
+            .expect("hash");
+
+        assert!(hash
+            .expose_secret()
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
     }
 
-    /// Jobs waiting for a hashing thread.
-    pub fn queue_depth(&self) -> usize {
-        unimplemented!()
+    #[tokio::test]
+    async fn two_hashes_of_one_password_differ_by_their_salt() {
+        let hasher = hasher(CHEAP);
+        let password = Password::new("correct horse");
+
+        let first = hasher.hash(&password).await.expect("hash");
+        let second = hasher.hash(&password).await.expect("hash");
+
+        assert_ne!(first, second);
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_by_lucia_v2_verifies_and_needs_a_rehash() {
+        let hasher = hasher(CHEAP);
+        let alice = PasswordHash::new(
+            "s2:sejzexi8owaadjgm:94c6991177f6ec5fab0209c531c50da84aa8efe427237322ece8b9d38d6f2c37\
+             fc76da3484b194cae8d9cff51ae75f7b3211651909e09e8e4969f8ed1f88a14e",
+        );
+
+        let right = hasher
+            .verify(&Password::new("wonderland 42"), Some(&alice))
+            .await;
+        let wrong = hasher
+            .verify(&Password::new("Wonderland 42"), Some(&alice))
+            .await;
+
+        assert_eq!(
+            right.expect("verify"),
+            Verification::Valid { needs_rehash: true }
+        );
+        assert_eq!(wrong.expect("verify"), Verification::Invalid);
+    }
+
+    #[tokio::test]
+    async fn a_hash_at_the_configured_cost_needs_no_rehash_and_a_cheaper_one_does() {
+        let configured = Argon2Params {
+            memory_kib: 8192,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let cheaper = Argon2Params {
+            memory_kib: 4096,
+            ..configured
+        };
+        let password = Password::new("correct horse");
+        let current = hasher(configured).hash(&password).await.expect("hash");
+        let old = hasher(cheaper).hash(&password).await.expect("hash");
+        let hasher = hasher(configured);
+
+        let current = hasher
+            .verify(&password, Some(&current))
+            .await
+            .expect("verify");
+        let old = hasher.verify(&password, Some(&old)).await.expect("verify");
+
+        assert_eq!(
+            current,
+            Verification::Valid {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(old, Verification::Valid { needs_rehash: true });
+    }
+
+    #[tokio::test]
+    async fn an_argon2i_hash_verifies_and_needs_a_rehash() {
+        // Made by the `argon2` crate's own hasher, as another application might have.
+        use argon2::password_hash::{PasswordHasher as _, SaltString};
+        let salt = SaltString::encode_b64(b"sixteen byte sal").expect("salt");
+        let argon2i = argon2::Argon2::new(
+            argon2::Algorithm::Argon2i,
+            argon2::Version::V0x13,
+            CHEAP.to_argon2().expect("params"),
+        )
+        .hash_password(b"correct horse", &salt)
+        .expect("hash")
+        .to_string();
+
+        let verification = hasher(CHEAP)
+            .verify(
+                &Password::new("correct horse"),
+                Some(&PasswordHash::new(argon2i)),
+            )
+            .await;
+
+        assert_eq!(
+            verification.expect("verify"),
+            Verification::Valid { needs_rehash: true }
+        );
+    }
+
+    #[test]
+    fn garbage_hashes_are_invalid() {
+        let not_hex = format!("s2:sejzexi8owaadjgm:{}", "g".repeat(128));
+        let garbage = [
+            "",
+            "$",
+            "$argon2id$",
+            "$argon2id$v=19$m=1024,t=1,p=1$",
+            "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ",
+            "$argon2id$v=99$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$2a$10$abcdefghijklmnopqrstuu",
+            "s2:x",
+            &not_hex,
+            "plaintext",
+        ];
+
+        for stored in garbage {
+            let verification = verify_here("pw", stored);
+
+            assert_eq!(
+                verification.expect("no error"),
+                Verification::Invalid,
+                "{stored:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn verifying_an_empty_password_against_garbage_is_invalid() {
+        assert_eq!(
+            verify_here("", "").expect("no error"),
+            Verification::Invalid
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_as_a_stored_hash_verifies_without_panicking(stored in "\\PC*") {
+            prop_assert!(verify_here("pw", &stored).is_ok());
+        }
+
+        #[test]
+        fn any_phc_like_string_verifies_without_panicking(
+            stored in "\\$argon2(id|i|d)\\$(v=(16|19|[0-9]{1,4})\\$)?m=[0-9]{1,4},t=[0-3],p=[0-9]\
+                       (\\$[A-Za-z0-9+/]{0,30}(\\$[A-Za-z0-9+/]{0,90})?)?"
+        ) {
+            prop_assert!(verify_here("pw", &stored).is_ok());
+        }
     }
 }
