@@ -1,0 +1,341 @@
+//! [`Adapter`] for [`SqliteAdapter`]: the queries.
+
+use async_trait::async_trait;
+use latchkey::adapter::{AdapterResult, KeyRow, SessionRow, UserRow};
+use latchkey::{Adapter, PasswordHash};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Sqlite, SqliteExecutor, Transaction};
+
+use crate::error::{classify, key_insert, session_insert};
+use crate::rows;
+use crate::SqliteAdapter;
+
+impl SqliteAdapter {
+    /// Starts a transaction that holds SQLite's write lock from its first statement.
+    ///
+    /// A deferred transaction that reads before it writes fails with SQLITE_BUSY, without
+    /// waiting, when another connection committed in between; taking the lock up front makes
+    /// concurrent writers wait their turn through the busy timeout instead.
+    async fn begin_write(&self) -> AdapterResult<Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(classify)
+    }
+}
+
+async fn insert_key_row(executor: impl SqliteExecutor<'_>, key: &KeyRow) -> AdapterResult<()> {
+    let hashed_password = key
+        .hashed_password
+        .as_ref()
+        .map(PasswordHash::expose_secret);
+
+    sqlx::query(
+        "INSERT INTO keys (provider_id, provider_user_id, user_id, hashed_password) \
+         VALUES (?, ?, ?, ?)",
+    )
+    .bind(&key.provider_id)
+    .bind(&key.provider_user_id)
+    .bind(&key.user_id)
+    .bind(hashed_password)
+    .execute(executor)
+    .await
+    .map_err(key_insert)?;
+
+    Ok(())
+}
+
+/// Decodes zero or one row.
+fn decode_optional<T>(
+    row: Option<SqliteRow>,
+    decode: fn(&SqliteRow) -> Result<T, sqlx::Error>,
+) -> AdapterResult<Option<T>> {
+    row.as_ref().map(decode).transpose().map_err(classify)
+}
+
+/// Decodes every row.
+fn decode_all<T>(
+    rows: Vec<SqliteRow>,
+    decode: fn(&SqliteRow) -> Result<T, sqlx::Error>,
+) -> AdapterResult<Vec<T>> {
+    rows.iter()
+        .map(decode)
+        .collect::<Result<_, _>>()
+        .map_err(classify)
+}
+
+#[async_trait]
+impl Adapter for SqliteAdapter {
+    async fn insert_user(&self, user: &UserRow, key: Option<&KeyRow>) -> AdapterResult<()> {
+        let mut tx = self.begin_write().await?;
+
+        // A unique violation here is a taken user id, which the application generated: a bug
+        // to surface as such, not a taken key. Hence `classify`, never `DuplicateKey`.
+        sqlx::query("INSERT INTO users (id, attributes) VALUES (?, ?)")
+            .bind(&user.id)
+            .bind(&user.attributes)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+
+        if let Some(key) = key {
+            insert_key_row(&mut *tx, key).await?;
+        }
+
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn user(&self, id: &str) -> AdapterResult<Option<UserRow>> {
+        let row = sqlx::query("SELECT id, attributes FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+
+        decode_optional(row, rows::user)
+    }
+
+    async fn update_user_attributes(&self, id: &str, attributes: &str) -> AdapterResult<bool> {
+        let result = sqlx::query("UPDATE users SET attributes = ? WHERE id = ?")
+            .bind(attributes)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn delete_user(&self, id: &str) -> AdapterResult<()> {
+        let mut tx = self.begin_write().await?;
+
+        // The foreign keys cascade, but deleting explicitly keeps this correct on a database
+        // opened without `foreign_keys = ON`, by another tool for instance.
+        for statement in [
+            "DELETE FROM sessions WHERE user_id = ?",
+            "DELETE FROM keys WHERE user_id = ?",
+            "DELETE FROM users WHERE id = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
+
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn insert_key(&self, key: &KeyRow) -> AdapterResult<()> {
+        insert_key_row(&self.pool, key).await
+    }
+
+    async fn key(
+        &self,
+        provider_id: &str,
+        provider_user_id: &str,
+    ) -> AdapterResult<Option<KeyRow>> {
+        let row = sqlx::query(
+            "SELECT provider_id, provider_user_id, user_id, hashed_password FROM keys \
+             WHERE provider_id = ? AND provider_user_id = ?",
+        )
+        .bind(provider_id)
+        .bind(provider_user_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+
+        decode_optional(row, rows::key)
+    }
+
+    async fn user_keys(&self, user_id: &str) -> AdapterResult<Vec<KeyRow>> {
+        let found = sqlx::query(
+            "SELECT provider_id, provider_user_id, user_id, hashed_password FROM keys \
+             WHERE user_id = ? ORDER BY provider_id, provider_user_id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+
+        decode_all(found, rows::key)
+    }
+
+    async fn update_key_password(
+        &self,
+        provider_id: &str,
+        provider_user_id: &str,
+        hashed_password: Option<&PasswordHash>,
+    ) -> AdapterResult<bool> {
+        let result = sqlx::query(
+            "UPDATE keys SET hashed_password = ? WHERE provider_id = ? AND provider_user_id = ?",
+        )
+        .bind(hashed_password.map(PasswordHash::expose_secret))
+        .bind(provider_id)
+        .bind(provider_user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn replace_key_password(
+        &self,
+        provider_id: &str,
+        provider_user_id: &str,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> AdapterResult<bool> {
+        // The comparison with `current` happens inside the UPDATE, so no other write can land
+        // between checking the hash and replacing it.
+        let result = sqlx::query(
+            "UPDATE keys SET hashed_password = ? \
+             WHERE provider_id = ? AND provider_user_id = ? AND hashed_password = ?",
+        )
+        .bind(new.expose_secret())
+        .bind(provider_id)
+        .bind(provider_user_id)
+        .bind(current.expose_secret())
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn delete_key(&self, provider_id: &str, provider_user_id: &str) -> AdapterResult<()> {
+        sqlx::query("DELETE FROM keys WHERE provider_id = ? AND provider_user_id = ?")
+            .bind(provider_id)
+            .bind(provider_user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+
+        Ok(())
+    }
+
+    async fn insert_session(&self, session: &SessionRow) -> AdapterResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions \
+             (id, user_id, created_at, active_expires, idle_expires, absolute_expires, attributes) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&session.id)
+        .bind(&session.user_id)
+        .bind(session.created_at)
+        .bind(session.active_expires)
+        .bind(session.idle_expires)
+        .bind(session.absolute_expires)
+        .bind(&session.attributes)
+        .execute(&self.pool)
+        .await
+        .map_err(session_insert)?;
+
+        Ok(())
+    }
+
+    async fn session_and_user(&self, id: &str) -> AdapterResult<Option<(SessionRow, UserRow)>> {
+        let row = sqlx::query(
+            "SELECT s.id AS id, s.user_id AS user_id, s.created_at AS created_at, \
+             s.active_expires AS active_expires, s.idle_expires AS idle_expires, \
+             s.absolute_expires AS absolute_expires, s.attributes AS attributes, \
+             u.attributes AS user_attributes \
+             FROM sessions AS s JOIN users AS u ON u.id = s.user_id \
+             WHERE s.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+
+        decode_optional(row, rows::session_and_user)
+    }
+
+    async fn update_session_expiry(
+        &self,
+        id: &str,
+        active_expires: i64,
+        idle_expires: i64,
+    ) -> AdapterResult<()> {
+        sqlx::query("UPDATE sessions SET active_expires = ?, idle_expires = ? WHERE id = ?")
+            .bind(active_expires)
+            .bind(idle_expires)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+
+        Ok(())
+    }
+
+    async fn update_session_attributes(&self, id: &str, attributes: &str) -> AdapterResult<bool> {
+        let result = sqlx::query("UPDATE sessions SET attributes = ? WHERE id = ?")
+            .bind(attributes)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn delete_session(&self, id: &str) -> AdapterResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+
+        Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str, keep: Option<&str>) -> AdapterResult<u64> {
+        let result =
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR id <> ?2)")
+                .bind(user_id)
+                .bind(keep)
+                .execute(&self.pool)
+                .await
+                .map_err(classify)?;
+
+        Ok(result.rows_affected())
+    }
+
+    async fn user_sessions(&self, user_id: &str, now: i64) -> AdapterResult<Vec<SessionRow>> {
+        // `id` breaks ties between sessions created in the same millisecond, so the order is
+        // the same on every call.
+        let found = sqlx::query(
+            "SELECT id, user_id, created_at, active_expires, idle_expires, absolute_expires, \
+             attributes FROM sessions \
+             WHERE user_id = ? AND idle_expires >= ? \
+             ORDER BY created_at DESC, id",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+
+        decode_all(found, rows::session)
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> AdapterResult<u64> {
+        let result = sqlx::query("DELETE FROM sessions WHERE idle_expires < ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+
+        Ok(result.rows_affected())
+    }
+
+    async fn ping(&self) -> AdapterResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+
+        Ok(())
+    }
+}
