@@ -65,10 +65,10 @@ pub enum AdapterError {
     #[error("unknown user")]
     UnknownUser,
     /// The database could not be reached or did not answer in time.
-    #[error("database unavailable: {0}")]
+    #[error("database unavailable")]
     Unavailable(#[source] BoxError),
     /// Any other database failure.
-    #[error("database error: {0}")]
+    #[error("database error")]
     Other(#[source] BoxError),
 }
 
