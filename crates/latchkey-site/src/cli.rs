@@ -1,0 +1,125 @@
+//! The command line: `latchkey [serve]` and its options, each with an environment fallback.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use latchkey_axum::origin::PublicOrigin;
+
+/// Username-and-password sign-in: the site, and the tools to run it.
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; without one, `serve`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options of `serve`, when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the site (the default).
+    Serve(ServeArgs),
+}
+
+/// Options of `latchkey serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The address and port to listen on.
+    #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// The origin people reach the site at, such as https://login.example.com, when a proxy
+    /// in front rewrites the Host header. Writes from it pass the cross-origin check.
+    #[arg(long, env = "LATCHKEY_PUBLIC_ORIGIN", value_parser = parse_origin)]
+    pub public_origin: Option<PublicOrigin>,
+
+    /// Send the session cookie without `Secure`, so that it works over plain HTTP. Only for
+    /// development on a trusted network.
+    #[arg(long, env = "LATCHKEY_INSECURE_COOKIES")]
+    pub insecure_cookies: bool,
+
+    /// How log lines are written.
+    #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Where the data lives; shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// The database: a SQLite file path or `sqlite://` URL (created with its schema if
+    /// missing), or a `postgres://` URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "latchkey.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// The most connections to keep open to the database.
+    #[arg(long, env = "LATCHKEY_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+
+    /// How long a request waits for a database connection before it is answered with 503,
+    /// in seconds.
+    #[arg(long, env = "LATCHKEY_DATABASE_TIMEOUT", default_value = "3", value_parser = parse_seconds)]
+    pub database_timeout: Duration,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object a line, for machines.
+    Json,
+}
+
+fn parse_origin(value: &str) -> Result<PublicOrigin, String> {
+    PublicOrigin::parse(value).ok_or_else(|| {
+        "expected an origin such as https://login.example.com, with no path".to_owned()
+    })
+}
+
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    let seconds: f64 = value
+        .parse()
+        .map_err(|_| "expected a number of seconds".to_owned())?;
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| "expected a positive number of seconds".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_the_defaults() {
+        let cli = Cli::try_parse_from(["latchkey"]).expect("parses");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.listen, "127.0.0.1:3000".parse().expect("address"));
+        assert!(!cli.serve.insecure_cookies);
+    }
+
+    #[test]
+    fn a_public_origin_with_a_path_is_refused() {
+        let parsed = Cli::try_parse_from(["latchkey", "--public-origin", "https://a.test/login"]);
+        assert!(parsed.is_err());
+    }
+}

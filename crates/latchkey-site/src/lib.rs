@@ -1,0 +1,9 @@
+//! The Latchkey site and the `latchkey` command, as a library so that tests can build the
+//! same router and server the binary runs.
+
+pub mod cli;
+pub mod database;
+pub mod serve;
+pub mod site;
+
+pub use site::{router, Device, Profile, SiteAuth, SiteConfig};

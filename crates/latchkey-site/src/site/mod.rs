@@ -1,0 +1,94 @@
+//! The site: pages, the JSON and form API, and the headers every response carries.
+//!
+//! Routes follow the Lucia v2 username-and-password guide: `/signup`, `/login` and `/` are
+//! pages; `/api/signup`, `/api/login` and `/api/logout` take a JSON body from scripts or a
+//! form post from a browser without JavaScript, and answer in kind.
+
+mod api;
+pub(crate) mod assets;
+mod input;
+mod pages;
+mod reply;
+mod security;
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use latchkey::Auth;
+use latchkey_axum::origin::PublicOrigin;
+use latchkey_axum::{AuthLayer, CookieConfig};
+use serde::{Deserialize, Serialize};
+
+/// Request bodies above this size are refused with 413: a username and a password fit many
+/// times over.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// What the site keeps about a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// The username as typed at sign-up, NFKC-normalised.
+    pub username: String,
+}
+
+/// What the site keeps about a session, to show a person where they are signed in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// The `User-Agent` the session was created with, shortened.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// The site's [`Auth`].
+pub type SiteAuth = Auth<Profile, Device>;
+
+/// The per-request session type handlers take.
+pub type SiteRequest = latchkey_axum::AuthRequest<Profile, Device>;
+
+/// How the site is set up.
+#[derive(Debug, Clone, Default)]
+pub struct SiteConfig {
+    /// Cookies without `Secure`, for plain-HTTP development.
+    pub insecure_cookies: bool,
+    /// The origin the site is reached at, when a proxy rewrites `Host`.
+    pub public_origin: Option<PublicOrigin>,
+}
+
+/// The site's router over `auth`.
+pub fn router(auth: SiteAuth, config: &SiteConfig) -> Router {
+    let cookies = CookieConfig::default().insecure_cookies(config.insecure_cookies);
+    let auth_layer = AuthLayer::new(auth.clone())
+        .cookies(cookies)
+        .public_origin(config.public_origin.clone());
+
+    let api = Router::new()
+        .route(
+            "/api/signup",
+            post(api::signup).fallback(api::method_not_allowed),
+        )
+        .route(
+            "/api/login",
+            post(api::login).fallback(api::method_not_allowed),
+        )
+        .route(
+            "/api/logout",
+            post(api::logout).fallback(api::method_not_allowed),
+        )
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+
+    Router::new()
+        .route("/", get(pages::profile))
+        .route("/login", get(pages::login))
+        .route("/signup", get(pages::signup))
+        .route("/healthz", get(pages::health))
+        .route("/static/{file}", get(assets::serve))
+        .merge(api)
+        .fallback(pages::not_found)
+        .layer(auth_layer)
+        .layer(axum::middleware::map_response(security::add_headers))
+        .with_state(auth)
+}
+
+/// How long a health check waits for the database before calling it down.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
