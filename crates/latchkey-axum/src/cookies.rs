@@ -57,11 +57,18 @@ impl CookieConfig {
     }
 
     /// The `Set-Cookie` value that hands `token` to the client until `expires`.
-    pub fn session_cookie(&self, token: &SessionToken, expires: SystemTime, now: SystemTime) -> HeaderValue {
+    pub fn session_cookie(
+        &self,
+        token: &SessionToken,
+        expires: SystemTime,
+        now: SystemTime,
+    ) -> HeaderValue {
         let remaining = expires.duration_since(now).unwrap_or_default();
         let cookie = self
             .base(token.expose_secret().to_owned())
-            .max_age(time::Duration::seconds(i64::try_from(remaining.as_secs()).unwrap_or(i64::MAX)))
+            .max_age(time::Duration::seconds(
+                i64::try_from(remaining.as_secs()).unwrap_or(i64::MAX),
+            ))
             .expires(OffsetDateTime::from(expires));
         header_value(cookie)
     }
@@ -131,11 +138,19 @@ mod tests {
         let token = SessionToken::generate();
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
 
-        let value = CookieConfig::default().session_cookie(&token, now + Duration::from_secs(3_600), now);
+        let value =
+            CookieConfig::default().session_cookie(&token, now + Duration::from_secs(3_600), now);
         let text = value.to_str().expect("ascii");
 
         assert!(text.starts_with(&format!("auth_session={}", token.expose_secret())));
-        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure", "Max-Age=3600", "Expires=Fri, 15 Jan 2027 09:00:00 GMT"] {
+        for attribute in [
+            "HttpOnly",
+            "SameSite=Lax",
+            "Path=/",
+            "Secure",
+            "Max-Age=3600",
+            "Expires=Fri, 15 Jan 2027 09:00:00 GMT",
+        ] {
             assert!(text.contains(attribute), "{attribute} missing from {text}");
         }
     }
@@ -165,7 +180,10 @@ mod tests {
     #[test]
     fn the_token_is_read_from_among_other_cookies() {
         let token = SessionToken::generate();
-        let header = format!("theme=dark; auth_session={}; other=1", token.expose_secret());
+        let header = format!(
+            "theme=dark; auth_session={}; other=1",
+            token.expose_secret()
+        );
 
         let read = CookieConfig::default().read_token(&cookie_header(&header));
 
@@ -174,8 +192,19 @@ mod tests {
 
     #[test]
     fn malformed_cookie_values_are_no_session() {
-        for header in ["auth_session=", "auth_session=short", "auth_session=\"quoted\"", "auth_session", "=;;=", "auth_session=%00%00"] {
-            assert_eq!(CookieConfig::default().read_token(&cookie_header(header)), None, "{header}");
+        for header in [
+            "auth_session=",
+            "auth_session=short",
+            "auth_session=\"quoted\"",
+            "auth_session",
+            "=;;=",
+            "auth_session=%00%00",
+        ] {
+            assert_eq!(
+                CookieConfig::default().read_token(&cookie_header(header)),
+                None,
+                "{header}"
+            );
         }
     }
 }

@@ -108,7 +108,9 @@ where
 
         Box::pin(async move {
             let public = layer.public_origin.as_deref();
-            if let Err(refusal) = origin::check(request.method(), request.headers(), request.uri(), public) {
+            if let Err(refusal) =
+                origin::check(request.method(), request.headers(), request.uri(), public)
+            {
                 tracing::warn!(method = %request.method(), path = request.uri().path(), ?refusal, "cross-origin write refused");
                 return Ok(refused());
             }
@@ -116,7 +118,8 @@ where
             let headers = request.headers();
             let token = layer.cookies.read_token(headers);
             let present = layer.cookies.is_present(headers);
-            let auth_request = AuthRequest::new(layer.auth.clone(), layer.cookies.clone(), token, present);
+            let auth_request =
+                AuthRequest::new(layer.auth.clone(), layer.cookies.clone(), token, present);
             request.extensions_mut().insert(auth_request.clone());
 
             let mut response = inner.call(request).await?;

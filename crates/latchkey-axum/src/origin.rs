@@ -56,7 +56,12 @@ impl PublicOrigin {
 /// # Errors
 ///
 /// [`Refusal`] when the request is a cross-origin write.
-pub fn check(method: &Method, headers: &HeaderMap, uri: &Uri, public: Option<&PublicOrigin>) -> Result<(), Refusal> {
+pub fn check(
+    method: &Method,
+    headers: &HeaderMap,
+    uri: &Uri,
+    public: Option<&PublicOrigin>,
+) -> Result<(), Refusal> {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
@@ -64,7 +69,11 @@ pub fn check(method: &Method, headers: &HeaderMap, uri: &Uri, public: Option<&Pu
     if let Some(site) = headers.get(SEC_FETCH_SITE) {
         let same = site.as_bytes().eq_ignore_ascii_case(b"same-origin")
             || site.as_bytes().eq_ignore_ascii_case(b"none");
-        return if same { Ok(()) } else { Err(Refusal::CrossSite) };
+        return if same {
+            Ok(())
+        } else {
+            Err(Refusal::CrossSite)
+        };
     }
 
     let Some(origin) = headers.get(ORIGIN) else {
@@ -103,7 +112,9 @@ fn request_host(headers: &HeaderMap, uri: &Uri) -> Option<(String, Option<u16>)>
 
 fn split_origin(origin: &str) -> Option<(Scheme, Authority)> {
     let uri: Uri = origin.parse().ok()?;
-    let has_path = uri.path_and_query().is_some_and(|path| path.as_str() != "/");
+    let has_path = uri
+        .path_and_query()
+        .is_some_and(|path| path.as_str() != "/");
     if has_path || origin.ends_with('/') {
         return None;
     }
@@ -137,14 +148,26 @@ mod tests {
     }
 
     fn post(pairs: &[(&str, &str)]) -> Result<(), Refusal> {
-        check(&Method::POST, &headers(pairs), &Uri::from_static("/api/login"), None)
+        check(
+            &Method::POST,
+            &headers(pairs),
+            &Uri::from_static("/api/login"),
+            None,
+        )
     }
 
     #[test]
     fn safe_methods_are_never_checked() {
-        let hostile = [("sec-fetch-site", "cross-site"), ("origin", "null"), ("host", "a.test")];
+        let hostile = [
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "null"),
+            ("host", "a.test"),
+        ];
         for method in [Method::GET, Method::HEAD, Method::OPTIONS] {
-            assert_eq!(check(&method, &headers(&hostile), &Uri::from_static("/"), None), Ok(()));
+            assert_eq!(
+                check(&method, &headers(&hostile), &Uri::from_static("/"), None),
+                Ok(())
+            );
         }
     }
 
@@ -160,8 +183,16 @@ mod tests {
         for (value, expected) in cases {
             // A matching Origin does not rescue a cross-site fetch, nor a foreign one spoil a
             // same-origin fetch: the browser's own header wins.
-            let with_origin = post(&[("sec-fetch-site", value), ("origin", "http://a.test"), ("host", "a.test")]);
-            let foreign = post(&[("sec-fetch-site", value), ("origin", "http://evil.test"), ("host", "a.test")]);
+            let with_origin = post(&[
+                ("sec-fetch-site", value),
+                ("origin", "http://a.test"),
+                ("host", "a.test"),
+            ]);
+            let foreign = post(&[
+                ("sec-fetch-site", value),
+                ("origin", "http://evil.test"),
+                ("host", "a.test"),
+            ]);
             assert_eq!(with_origin, expected, "{value}");
             assert_eq!(foreign, expected, "{value}");
         }
@@ -169,9 +200,18 @@ mod tests {
 
     #[test]
     fn an_origin_must_match_the_host_and_port() {
-        assert_eq!(post(&[("origin", "http://a.test:3000"), ("host", "a.test:3000")]), Ok(()));
-        assert_eq!(post(&[("origin", "http://A.TEST:3000"), ("host", "a.test:3000")]), Ok(()));
-        assert_eq!(post(&[("origin", "https://a.test"), ("host", "a.test")]), Ok(()));
+        assert_eq!(
+            post(&[("origin", "http://a.test:3000"), ("host", "a.test:3000")]),
+            Ok(())
+        );
+        assert_eq!(
+            post(&[("origin", "http://A.TEST:3000"), ("host", "a.test:3000")]),
+            Ok(())
+        );
+        assert_eq!(
+            post(&[("origin", "https://a.test"), ("host", "a.test")]),
+            Ok(())
+        );
         assert_eq!(
             post(&[("origin", "http://a.test:3001"), ("host", "a.test:3000")]),
             Err(Refusal::OriginMismatch)
@@ -189,7 +229,11 @@ mod tests {
     #[test]
     fn a_null_or_garbled_origin_is_refused() {
         for origin in ["null", "not a url", "http://", "http://a.test/path", "*"] {
-            assert_eq!(post(&[("origin", origin), ("host", "a.test")]), Err(Refusal::OpaqueOrigin), "{origin}");
+            assert_eq!(
+                post(&[("origin", origin), ("host", "a.test")]),
+                Err(Refusal::OpaqueOrigin),
+                "{origin}"
+            );
         }
     }
 
@@ -202,19 +246,37 @@ mod tests {
     #[test]
     fn the_configured_public_origin_is_accepted_behind_a_proxy() {
         let public = PublicOrigin::parse("https://login.example.com").expect("origin");
-        let request = headers(&[("origin", "https://login.example.com"), ("host", "127.0.0.1:3000")]);
-        let other = headers(&[("origin", "https://evil.example.com"), ("host", "127.0.0.1:3000")]);
+        let request = headers(&[
+            ("origin", "https://login.example.com"),
+            ("host", "127.0.0.1:3000"),
+        ]);
+        let other = headers(&[
+            ("origin", "https://evil.example.com"),
+            ("host", "127.0.0.1:3000"),
+        ]);
         let uri = Uri::from_static("/api/login");
 
         assert_eq!(check(&Method::POST, &request, &uri, Some(&public)), Ok(()));
-        assert_eq!(check(&Method::POST, &other, &uri, Some(&public)), Err(Refusal::OriginMismatch));
+        assert_eq!(
+            check(&Method::POST, &other, &uri, Some(&public)),
+            Err(Refusal::OriginMismatch)
+        );
     }
 
     #[test]
     fn every_unsafe_method_is_checked() {
         let hostile = headers(&[("origin", "http://evil.test"), ("host", "a.test")]);
-        for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::TRACE] {
-            assert!(check(&method, &hostile, &Uri::from_static("/"), None).is_err(), "{method}");
+        for method in [
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::TRACE,
+        ] {
+            assert!(
+                check(&method, &hostile, &Uri::from_static("/"), None).is_err(),
+                "{method}"
+            );
         }
     }
 }

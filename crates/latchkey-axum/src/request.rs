@@ -139,9 +139,11 @@ impl<U: Attributes + Clone, S: Attributes + Clone> AuthRequest<U, S> {
         let state = self.state();
         match &state.outgoing {
             Outgoing::Nothing => None,
-            Outgoing::Set(token, expires) => {
-                Some(self.inner.cookies.session_cookie(token, *expires, self.inner.auth.now()))
-            }
+            Outgoing::Set(token, expires) => Some(self.inner.cookies.session_cookie(
+                token,
+                *expires,
+                self.inner.auth.now(),
+            )),
             Outgoing::Clear => Some(self.inner.cookies.cleared_cookie()),
         }
     }

@@ -26,7 +26,9 @@ mod memory {
     use super::*;
 
     async fn fresh_adapter() -> Arc<dyn Adapter> {
-        let adapter = SqliteAdapter::connect("sqlite::memory:").await.expect("memory opens");
+        let adapter = SqliteAdapter::connect("sqlite::memory:")
+            .await
+            .expect("memory opens");
         Arc::new(adapter)
     }
 

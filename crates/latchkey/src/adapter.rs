@@ -100,7 +100,8 @@ pub trait Adapter: Send + Sync + 'static {
     async fn insert_key(&self, key: &KeyRow) -> AdapterResult<()>;
 
     /// The key with this provider id and provider user id.
-    async fn key(&self, provider_id: &str, provider_user_id: &str) -> AdapterResult<Option<KeyRow>>;
+    async fn key(&self, provider_id: &str, provider_user_id: &str)
+        -> AdapterResult<Option<KeyRow>>;
 
     /// All keys of a user.
     async fn user_keys(&self, user_id: &str) -> AdapterResult<Vec<KeyRow>>;

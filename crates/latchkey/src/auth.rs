@@ -198,7 +198,10 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
             None => None,
         };
 
-        self.inner.adapter.insert_user(&row, key_row.as_ref()).await?;
+        self.inner
+            .adapter
+            .insert_user(&row, key_row.as_ref())
+            .await?;
 
         tracing::debug!(user.id = %id, "user created");
         Ok(User { id, attributes })
@@ -259,7 +262,11 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
     ///
     /// [`Error::UnknownKey`]; storage errors.
     pub async fn key(&self, provider_id: &str, provider_user_id: &str) -> Result<Key, Error> {
-        let row = self.inner.adapter.key(provider_id, provider_user_id).await?;
+        let row = self
+            .inner
+            .adapter
+            .key(provider_id, provider_user_id)
+            .await?;
         row.map(key_from_row).ok_or(Error::UnknownKey)
     }
 
@@ -326,7 +333,11 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
         provider_user_id: &str,
         password: &Password,
     ) -> Result<User<U>, Error> {
-        let key = self.inner.adapter.key(provider_id, provider_user_id).await?;
+        let key = self
+            .inner
+            .adapter
+            .key(provider_id, provider_user_id)
+            .await?;
         let hash = key.as_ref().and_then(|key| key.hashed_password.as_ref());
 
         let verification = self.inner.hasher.verify(password, hash).await?;
@@ -400,7 +411,9 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
         match result {
             Ok(true) => tracing::info!(user.id = %key.user_id, "password hash upgraded"),
             Ok(false) => tracing::debug!(user.id = %key.user_id, "password changed during upgrade"),
-            Err(error) => tracing::warn!(user.id = %key.user_id, %error, "password hash upgrade failed"),
+            Err(error) => {
+                tracing::warn!(user.id = %key.user_id, %error, "password hash upgrade failed")
+            }
         }
     }
 
@@ -459,7 +472,10 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
     /// # Errors
     ///
     /// [`Error::InvalidSession`]; storage errors.
-    pub async fn validate_session(&self, token: &SessionToken) -> Result<ValidSession<U, S>, Error> {
+    pub async fn validate_session(
+        &self,
+        token: &SessionToken,
+    ) -> Result<ValidSession<U, S>, Error> {
         let id = token.session_id();
         let found = self.inner.adapter.session_and_user(id.as_str()).await?;
         let Some((mut row, user_row)) = found else {
@@ -506,7 +522,11 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
     /// # Errors
     ///
     /// [`Error::InvalidSession`] when there is no such session; storage errors.
-    pub async fn update_session_attributes(&self, id: &SessionId, attributes: &S) -> Result<(), Error> {
+    pub async fn update_session_attributes(
+        &self,
+        id: &SessionId,
+        attributes: &S,
+    ) -> Result<(), Error> {
         let text = encode(attributes)?;
         let updated = self
             .inner
@@ -568,7 +588,11 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
     /// Storage errors.
     pub async fn user_sessions(&self, user_id: &UserId) -> Result<Vec<Session<S>>, Error> {
         let now = to_millis(self.now());
-        let rows = self.inner.adapter.user_sessions(user_id.as_str(), now).await?;
+        let rows = self
+            .inner
+            .adapter
+            .user_sessions(user_id.as_str(), now)
+            .await?;
         rows.into_iter()
             .filter(|row| now <= row.absolute_expires)
             .map(|row| {

@@ -76,7 +76,9 @@ pub use adapter::{Adapter, AdapterError};
 pub use auth::{Attributes, Auth, AuthBuilder, NewKey};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Error, HashError, StorageError};
-pub use password::{Argon2Params, HasherConfig, Password, PasswordHash, PasswordHasher, Verification};
+pub use password::{
+    Argon2Params, HasherConfig, Password, PasswordHash, PasswordHasher, Verification,
+};
 pub use session::{IssuedSession, Session, SessionConfig, ValidSession};
 pub use token::{SessionId, SessionToken};
 pub use user::{Key, User, UserId};

@@ -58,8 +58,8 @@ impl SessionToken {
     ///
     /// A malformed value is refused here, before it costs a database lookup.
     pub fn parse(value: &str) -> Option<Self> {
-        let well_formed = value.len() == TOKEN_LENGTH
-            && value.bytes().all(|byte| ALPHABET.contains(&byte));
+        let well_formed =
+            value.len() == TOKEN_LENGTH && value.bytes().all(|byte| ALPHABET.contains(&byte));
         well_formed.then(|| Self(Zeroizing::new(value.to_owned())))
     }
 
@@ -161,7 +161,10 @@ mod tests {
         let mut counts = [0usize; 36];
         let sample = random_string(360_000);
         for byte in sample.bytes() {
-            let index = ALPHABET.iter().position(|&a| a == byte).expect("in alphabet");
+            let index = ALPHABET
+                .iter()
+                .position(|&a| a == byte)
+                .expect("in alphabet");
             counts[index] += 1;
         }
         // 10,000 expected per character; a biased reduction would skew the first four by ~2%.
@@ -187,7 +190,14 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_refused_before_any_lookup() {
-        for bad in ["", "short", &"A".repeat(40), &"a".repeat(41), &"é".repeat(20), &format!("{}!", "a".repeat(39))] {
+        for bad in [
+            "",
+            "short",
+            &"A".repeat(40),
+            &"a".repeat(41),
+            &"é".repeat(20),
+            &format!("{}!", "a".repeat(39)),
+        ] {
             assert!(SessionToken::parse(bad).is_none(), "{bad:?}");
         }
     }

@@ -154,8 +154,17 @@ mod tests {
 
     #[test]
     fn control_and_bidi_characters_are_refused() {
-        for bad in ["al\u{0}ice", "al\nice", "bob\u{7F}x", "ev\u{202E}il", "a\u{2066}bcd"] {
-            assert_eq!(Username::parse(bad, 1..=31), Err(UsernameError::ControlCharacter));
+        for bad in [
+            "al\u{0}ice",
+            "al\nice",
+            "bob\u{7F}x",
+            "ev\u{202E}il",
+            "a\u{2066}bcd",
+        ] {
+            assert_eq!(
+                Username::parse(bad, 1..=31),
+                Err(UsernameError::ControlCharacter)
+            );
         }
     }
 
@@ -167,7 +176,10 @@ mod tests {
                 Err(UsernameError::SurroundingWhitespace)
             );
         }
-        assert_eq!(Username::parse("al ice", 1..=31).unwrap().display(), "al ice");
+        assert_eq!(
+            Username::parse("al ice", 1..=31).unwrap().display(),
+            "al ice"
+        );
     }
 
     proptest! {

@@ -13,14 +13,20 @@ const LUCIA_V2_HASH: &str = "s2:sejzexi8owaadjgm:94c6991177f6ec5fab0209c531c50da
 /// A key can be added to a user that exists, and to no other.
 pub async fn a_key_can_be_added_to_an_existing_user_only(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
-    let user = auth.create_user(None, Profile::named("dave")).await.expect("created");
+    let user = auth
+        .create_user(None, Profile::named("dave"))
+        .await
+        .expect("created");
 
     let key = auth
         .create_key(&user.id, NewKey::new("email", "dave@example.com"))
         .await
         .expect("added");
     let orphan = auth
-        .create_key(&UserId::new("nobody"), NewKey::new("email", "x@example.com"))
+        .create_key(
+            &UserId::new("nobody"),
+            NewKey::new("email", "x@example.com"),
+        )
         .await;
     let taken = auth
         .create_key(&user.id, NewKey::new("email", "dave@example.com"))
@@ -36,7 +42,10 @@ pub async fn a_key_can_be_added_to_an_existing_user_only(adapter: Arc<dyn Adapte
 pub async fn keys_are_listed_by_user(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
     let user = auth
-        .create_user(Some(NewKey::new("username", "erin")), Profile::named("erin"))
+        .create_user(
+            Some(NewKey::new("username", "erin")),
+            Profile::named("erin"),
+        )
         .await
         .expect("created");
     auth.create_key(&user.id, NewKey::new("email", "erin@example.com"))
@@ -53,14 +62,20 @@ pub async fn keys_are_listed_by_user(adapter: Arc<dyn Adapter>) {
     providers.sort();
 
     assert_eq!(providers, ["email", "username"]);
-    assert!(auth.user_keys(&UserId::new("nobody")).await.expect("listed").is_empty());
+    assert!(auth
+        .user_keys(&UserId::new("nobody"))
+        .await
+        .expect("listed")
+        .is_empty());
 }
 
 /// A key's password can be set, changed and removed; an unknown key is `UnknownKey`.
 pub async fn a_key_password_can_be_changed_and_removed(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
     let key = NewKey::new("username", "frank").with_password(Password::new("old password"));
-    auth.create_user(Some(key), Profile::named("frank")).await.expect("created");
+    auth.create_user(Some(key), Profile::named("frank"))
+        .await
+        .expect("created");
 
     auth.update_key_password("username", "frank", Some(&Password::new("new password")))
         .await
@@ -71,19 +86,30 @@ pub async fn a_key_password_can_be_changed_and_removed(adapter: Arc<dyn Adapter>
     let new = auth
         .sign_in_with_password("username", "frank", &Password::new("new password"))
         .await;
-    auth.update_key_password("username", "frank", None).await.expect("removed");
+    auth.update_key_password("username", "frank", None)
+        .await
+        .expect("removed");
     let unknown = auth.update_key_password("username", "nobody", None).await;
 
     assert!(matches!(old, Err(Error::InvalidCredentials)), "{old:?}");
     assert!(new.is_ok(), "{new:?}");
-    assert!(!auth.key("username", "frank").await.expect("read").has_password);
+    assert!(
+        !auth
+            .key("username", "frank")
+            .await
+            .expect("read")
+            .has_password
+    );
     assert!(matches!(unknown, Err(Error::UnknownKey)), "{unknown:?}");
 }
 
 /// Replacing a hash is a compare-and-set: it fails once the hash has changed.
 pub async fn an_obsolete_hash_is_replaced_only_if_unchanged(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter.clone());
-    let user = auth.create_user(None, Profile::named("gina")).await.expect("created");
+    let user = auth
+        .create_user(None, Profile::named("gina"))
+        .await
+        .expect("created");
     let first = PasswordHash::new("first");
     adapter
         .insert_key(&KeyRow {
@@ -108,21 +134,31 @@ pub async fn an_obsolete_hash_is_replaced_only_if_unchanged(adapter: Arc<dyn Ada
 
     assert!(replaced);
     assert!(!stale);
-    let key = adapter.key("username", "gina").await.expect("read").expect("present");
+    let key = adapter
+        .key("username", "gina")
+        .await
+        .expect("read")
+        .expect("present");
     assert_eq!(key.hashed_password, Some(second));
 }
 
 /// A deleted key is gone; deleting an unknown key succeeds.
 pub async fn a_key_can_be_deleted(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
-    auth.create_user(Some(NewKey::new("username", "hank")), Profile::named("hank"))
-        .await
-        .expect("created");
+    auth.create_user(
+        Some(NewKey::new("username", "hank")),
+        Profile::named("hank"),
+    )
+    .await
+    .expect("created");
 
     auth.delete_key("username", "hank").await.expect("deleted");
     auth.delete_key("username", "nobody").await.expect("no-op");
 
-    assert!(matches!(auth.key("username", "hank").await, Err(Error::UnknownKey)));
+    assert!(matches!(
+        auth.key("username", "hank").await,
+        Err(Error::UnknownKey)
+    ));
 }
 
 /// `("a:b", "c")` and `("a", "b:c")` are two keys: Lucia v2 joined them with a colon.
@@ -146,7 +182,10 @@ pub async fn provider_ids_and_provider_user_ids_do_not_run_together(adapter: Arc
 pub async fn signing_in_with_the_right_password_returns_the_user(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
     let key = NewKey::new("username", "ivy").with_password(Password::new("ivy's password"));
-    let user = auth.create_user(Some(key), Profile::named("Ivy")).await.expect("created");
+    let user = auth
+        .create_user(Some(key), Profile::named("Ivy"))
+        .await
+        .expect("created");
 
     let signed_in = auth
         .sign_in_with_password("username", "ivy", &Password::new("ivy's password"))
@@ -160,18 +199,32 @@ pub async fn signing_in_with_the_right_password_returns_the_user(adapter: Arc<dy
 pub async fn every_failed_sign_in_gives_the_same_error(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
     let key = NewKey::new("username", "jack").with_password(Password::new("jack's password"));
-    auth.create_user(Some(key), Profile::named("jack")).await.expect("created");
-    auth.create_user(Some(NewKey::new("username", "nopass")), Profile::named("nopass"))
+    auth.create_user(Some(key), Profile::named("jack"))
         .await
         .expect("created");
+    auth.create_user(
+        Some(NewKey::new("username", "nopass")),
+        Profile::named("nopass"),
+    )
+    .await
+    .expect("created");
     let attempt = Password::new("guess");
 
-    let wrong = auth.sign_in_with_password("username", "jack", &attempt).await;
-    let unknown = auth.sign_in_with_password("username", "nobody", &attempt).await;
-    let passwordless = auth.sign_in_with_password("username", "nopass", &attempt).await;
+    let wrong = auth
+        .sign_in_with_password("username", "jack", &attempt)
+        .await;
+    let unknown = auth
+        .sign_in_with_password("username", "nobody", &attempt)
+        .await;
+    let passwordless = auth
+        .sign_in_with_password("username", "nopass", &attempt)
+        .await;
 
     for outcome in [wrong, unknown, passwordless] {
-        assert!(matches!(outcome, Err(Error::InvalidCredentials)), "{outcome:?}");
+        assert!(
+            matches!(outcome, Err(Error::InvalidCredentials)),
+            "{outcome:?}"
+        );
     }
 }
 
@@ -179,10 +232,15 @@ pub async fn every_failed_sign_in_gives_the_same_error(adapter: Arc<dyn Adapter>
 pub async fn use_key_tells_an_unknown_key_from_a_wrong_password(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
     let key = NewKey::new("username", "kim").with_password(Password::new("kim's password"));
-    auth.create_user(Some(key), Profile::named("kim")).await.expect("created");
-    auth.create_user(Some(NewKey::new("username", "nopass")), Profile::named("nopass"))
+    auth.create_user(Some(key), Profile::named("kim"))
         .await
         .expect("created");
+    auth.create_user(
+        Some(NewKey::new("username", "nopass")),
+        Profile::named("nopass"),
+    )
+    .await
+    .expect("created");
     let guess = Password::new("guess");
 
     let unknown = auth.use_key("username", "nobody", Some(&guess)).await;
@@ -196,7 +254,10 @@ pub async fn use_key_tells_an_unknown_key_from_a_wrong_password(adapter: Arc<dyn
 
     assert!(matches!(unknown, Err(Error::UnknownKey)), "{unknown:?}");
     for outcome in [wrong, missing, unexpected] {
-        assert!(matches!(outcome, Err(Error::InvalidPassword)), "{outcome:?}");
+        assert!(
+            matches!(outcome, Err(Error::InvalidPassword)),
+            "{outcome:?}"
+        );
     }
     assert!(right.is_ok(), "{right:?}");
     assert!(passwordless.is_ok(), "{passwordless:?}");
@@ -205,7 +266,10 @@ pub async fn use_key_tells_an_unknown_key_from_a_wrong_password(adapter: Arc<dyn
 /// A hash written by Lucia v2 verifies, and the sign-in replaces it with Argon2id.
 pub async fn a_lucia_v2_hash_signs_in_and_is_upgraded_to_argon2id(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter.clone());
-    let user = auth.create_user(None, Profile::named("Alice")).await.expect("created");
+    let user = auth
+        .create_user(None, Profile::named("Alice"))
+        .await
+        .expect("created");
     adapter
         .insert_key(&KeyRow {
             provider_id: "username".to_owned(),
@@ -220,7 +284,11 @@ pub async fn a_lucia_v2_hash_signs_in_and_is_upgraded_to_argon2id(adapter: Arc<d
         .await
         .expect("lucia hash verifies");
 
-    let key = adapter.key("username", "alice").await.expect("read").expect("present");
+    let key = adapter
+        .key("username", "alice")
+        .await
+        .expect("read")
+        .expect("present");
     let stored = key.hashed_password.expect("has a hash");
     assert!(stored.expose_secret().starts_with("$argon2id$"));
     auth.sign_in_with_password("username", "alice", &Password::new("wonderland 42"))

@@ -44,7 +44,10 @@ impl Profile {
         Self {
             username: username.to_owned(),
             age: Some(42),
-            tags: vec!["émoji 🦀".to_owned(), "quote \" and \\ backslash".to_owned()],
+            tags: vec![
+                "émoji 🦀".to_owned(),
+                "quote \" and \\ backslash".to_owned(),
+            ],
         }
     }
 }

@@ -21,7 +21,12 @@ async fn user_with_session(
         .await
         .expect("user created");
     let issued = auth
-        .create_session(&user.id, Device { user_agent: format!("{name}'s browser") })
+        .create_session(
+            &user.id,
+            Device {
+                user_agent: format!("{name}'s browser"),
+            },
+        )
         .await
         .expect("session created");
     (user, issued)
@@ -74,7 +79,9 @@ pub async fn session_attributes_round_trip_unchanged(adapter: Arc<dyn Adapter>) 
     let (_, issued) = user_with_session(&auth, "nina").await;
 
     let valid = auth.validate_session(&issued.token).await.expect("valid");
-    let replaced = Device { user_agent: "Ünï 🦀 \"agent\"".to_owned() };
+    let replaced = Device {
+        user_agent: "Ünï 🦀 \"agent\"".to_owned(),
+    };
     auth.update_session_attributes(&issued.session.id, &replaced)
         .await
         .expect("updated");
@@ -92,7 +99,9 @@ pub async fn session_attributes_round_trip_unchanged(adapter: Arc<dyn Adapter>) 
 pub async fn a_session_for_an_unknown_user_is_refused(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
 
-    let orphan = auth.create_session(&UserId::new("nobody"), Device::default()).await;
+    let orphan = auth
+        .create_session(&UserId::new("nobody"), Device::default())
+        .await;
 
     assert!(matches!(orphan, Err(Error::UnknownUser)), "{orphan:?}");
 }
@@ -108,7 +117,10 @@ pub async fn unknown_and_malformed_tokens_are_invalid_sessions(adapter: Arc<dyn 
     assert!(matches!(unknown, Err(Error::InvalidSession)), "{unknown:?}");
     for token in malformed {
         let outcome = auth.validate_token(token).await;
-        assert!(matches!(outcome, Err(Error::InvalidSession)), "{token:?}: {outcome:?}");
+        assert!(
+            matches!(outcome, Err(Error::InvalidSession)),
+            "{token:?}: {outcome:?}"
+        );
     }
 }
 
@@ -126,17 +138,25 @@ pub async fn a_session_is_read_without_a_write_during_its_active_period(adapter:
 
 /// One millisecond past the active period, validation extends the session from now and says
 /// the cookie must be sent again; the extension is stored.
-pub async fn a_session_past_its_active_period_is_extended_and_marked_fresh(adapter: Arc<dyn Adapter>) {
+pub async fn a_session_past_its_active_period_is_extended_and_marked_fresh(
+    adapter: Arc<dyn Adapter>,
+) {
     let (auth, clock) = auth(adapter);
     let (_, issued) = user_with_session(&auth, "quinn").await;
     let config = *auth.session_config();
 
     clock.advance(config.active_period + MS);
     let renewed = auth.validate_session(&issued.token).await.expect("valid");
-    let after = auth.validate_session(&issued.token).await.expect("still valid");
+    let after = auth
+        .validate_session(&issued.token)
+        .await
+        .expect("still valid");
 
     assert!(renewed.session.fresh);
-    assert_eq!(renewed.session.active_expires_at, auth.now() + config.active_period);
+    assert_eq!(
+        renewed.session.active_expires_at,
+        auth.now() + config.active_period
+    );
     assert_eq!(
         renewed.session.expires_at,
         auth.now() + config.active_period + config.idle_period
@@ -154,13 +174,19 @@ pub async fn a_session_past_its_idle_period_is_invalid_and_deleted(adapter: Arc<
     let config = *auth.session_config();
 
     clock.advance(config.active_period + config.idle_period);
-    let renewed = auth.validate_session(&last_chance.token).await.expect("valid");
+    let renewed = auth
+        .validate_session(&last_chance.token)
+        .await
+        .expect("valid");
     clock.advance(MS);
     let dead = auth.validate_session(&too_late.token).await;
 
     assert!(renewed.session.fresh);
     assert!(matches!(dead, Err(Error::InvalidSession)), "{dead:?}");
-    let row = adapter.session_and_user(too_late.session.id.as_str()).await.expect("read");
+    let row = adapter
+        .session_and_user(too_late.session.id.as_str())
+        .await
+        .expect("read");
     assert!(row.is_none());
 }
 
@@ -178,7 +204,10 @@ pub async fn no_renewal_carries_a_session_past_its_absolute_lifetime(adapter: Ar
         assert!(valid.session.expires_at <= absolute_end);
     }
     clock.set(absolute_end);
-    let last = auth.validate_session(&issued.token).await.expect("valid at the very end");
+    let last = auth
+        .validate_session(&issued.token)
+        .await
+        .expect("valid at the very end");
     clock.advance(MS);
     let ended = auth.validate_session(&issued.token).await;
 
@@ -191,7 +220,9 @@ pub async fn an_invalidated_session_no_longer_validates(adapter: Arc<dyn Adapter
     let (auth, _) = auth(adapter);
     let (_, issued) = user_with_session(&auth, "uma").await;
 
-    auth.invalidate_session(&issued.session.id).await.expect("invalidated");
+    auth.invalidate_session(&issued.session.id)
+        .await
+        .expect("invalidated");
     auth.invalidate_session(&SessionToken::generate().session_id())
         .await
         .expect("unknown is a no-op");
@@ -204,10 +235,16 @@ pub async fn an_invalidated_session_no_longer_validates(adapter: Arc<dyn Adapter
 pub async fn invalidating_a_users_sessions_leaves_other_users_alone(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
     let (victor, first) = user_with_session(&auth, "victor").await;
-    let second = auth.create_session(&victor.id, Device::default()).await.expect("second");
+    let second = auth
+        .create_session(&victor.id, Device::default())
+        .await
+        .expect("second");
     let (_, other) = user_with_session(&auth, "wendy").await;
 
-    let ended = auth.invalidate_user_sessions(&victor.id).await.expect("invalidated");
+    let ended = auth
+        .invalidate_user_sessions(&victor.id)
+        .await
+        .expect("invalidated");
 
     assert_eq!(ended, 2);
     assert!(auth.validate_session(&first.token).await.is_err());
@@ -219,7 +256,10 @@ pub async fn invalidating_a_users_sessions_leaves_other_users_alone(adapter: Arc
 pub async fn invalidating_other_sessions_keeps_the_current_one(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
     let (xena, current) = user_with_session(&auth, "xena").await;
-    let elsewhere = auth.create_session(&xena.id, Device::default()).await.expect("second");
+    let elsewhere = auth
+        .create_session(&xena.id, Device::default())
+        .await
+        .expect("second");
 
     let ended = auth
         .invalidate_other_sessions(&xena.id, &current.session.id)
@@ -237,9 +277,15 @@ pub async fn a_users_live_sessions_are_listed_newest_first(adapter: Arc<dyn Adap
     let (yara, oldest) = user_with_session(&auth, "yara").await;
     let config = *auth.session_config();
     clock.advance(config.active_period + config.idle_period + MS);
-    let middle = auth.create_session(&yara.id, Device::default()).await.expect("middle");
+    let middle = auth
+        .create_session(&yara.id, Device::default())
+        .await
+        .expect("middle");
     clock.advance(MS);
-    let newest = auth.create_session(&yara.id, Device::default()).await.expect("newest");
+    let newest = auth
+        .create_session(&yara.id, Device::default())
+        .await
+        .expect("newest");
     user_with_session(&auth, "zoe").await;
 
     let listed: Vec<SessionId> = auth
@@ -260,7 +306,10 @@ pub async fn deleting_expired_sessions_removes_only_dead_ones(adapter: Arc<dyn A
     let (abe, dead) = user_with_session(&auth, "abe").await;
     let config = *auth.session_config();
     clock.advance(config.active_period + config.idle_period + MS);
-    let live = auth.create_session(&abe.id, Device::default()).await.expect("live");
+    let live = auth
+        .create_session(&abe.id, Device::default())
+        .await
+        .expect("live");
 
     let deleted = auth.delete_expired_sessions().await.expect("swept");
     let again = auth.delete_expired_sessions().await.expect("swept again");

@@ -12,7 +12,10 @@ pub async fn a_user_and_its_key_are_created_together(adapter: Arc<dyn Adapter>) 
     let (auth, _) = auth(adapter);
 
     let key = NewKey::new("username", "alice").with_password(Password::new("secret one"));
-    let user = auth.create_user(Some(key), Profile::named("Alice")).await.expect("created");
+    let user = auth
+        .create_user(Some(key), Profile::named("Alice"))
+        .await
+        .expect("created");
 
     assert_eq!(user.id.as_str().len(), 15);
     let key = auth.key("username", "alice").await.expect("key stored");
@@ -25,9 +28,15 @@ pub async fn a_user_and_its_key_are_created_together(adapter: Arc<dyn Adapter>) 
 pub async fn a_user_without_a_key_can_be_created(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
 
-    let user = auth.create_user(None, Profile::named("keyless")).await.expect("created");
+    let user = auth
+        .create_user(None, Profile::named("keyless"))
+        .await
+        .expect("created");
 
-    assert_eq!(auth.user(&user.id).await.expect("stored").attributes, user.attributes);
+    assert_eq!(
+        auth.user(&user.id).await.expect("stored").attributes,
+        user.attributes
+    );
     assert!(auth.user_keys(&user.id).await.expect("listed").is_empty());
 }
 
@@ -40,11 +49,24 @@ pub async fn user_attributes_round_trip_unchanged(adapter: Arc<dyn Adapter>) {
         tags: vec![String::new(), "\u{0}nul".to_owned(), "x".repeat(5_000)],
     };
 
-    let user = auth.create_user(None, profile.clone()).await.expect("created");
+    let user = auth
+        .create_user(None, profile.clone())
+        .await
+        .expect("created");
 
-    assert_eq!(auth.user(&user.id).await.expect("stored").attributes, profile);
-    let row = adapter.user(user.id.as_str()).await.expect("read").expect("present");
-    assert_eq!(row.attributes, serde_json::to_string(&profile).expect("json"));
+    assert_eq!(
+        auth.user(&user.id).await.expect("stored").attributes,
+        profile
+    );
+    let row = adapter
+        .user(user.id.as_str())
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(
+        row.attributes,
+        serde_json::to_string(&profile).expect("json")
+    );
 }
 
 /// A taken key is `DuplicateKey`, and the transaction leaves no second user behind.
@@ -56,11 +78,19 @@ pub async fn a_duplicate_key_is_a_typed_error_and_leaves_no_user_behind(adapter:
 
     let second_id = UserId::generate();
     let second = auth
-        .create_user_with_id(second_id.clone(), Some(NewKey::new("username", "bob")), Profile::named("BOB"))
+        .create_user_with_id(
+            second_id.clone(),
+            Some(NewKey::new("username", "bob")),
+            Profile::named("BOB"),
+        )
         .await;
 
     assert!(matches!(second, Err(Error::DuplicateKey)), "{second:?}");
-    assert!(adapter.user(second_id.as_str()).await.expect("read").is_none());
+    assert!(adapter
+        .user(second_id.as_str())
+        .await
+        .expect("read")
+        .is_none());
 }
 
 /// Of many concurrent attempts to create a user with one key, exactly one wins and every
@@ -95,7 +125,11 @@ pub async fn exactly_one_of_many_concurrent_sign_ups_with_one_key_wins(adapter: 
     }
 
     assert_eq!(won, 1);
-    let key = adapter.key("username", "contested").await.expect("read").expect("stored");
+    let key = adapter
+        .key("username", "contested")
+        .await
+        .expect("read")
+        .expect("stored");
     assert!(adapter.user(&key.user_id).await.expect("read").is_some());
 }
 
@@ -116,8 +150,15 @@ pub async fn a_duplicate_user_id_is_not_reported_as_a_duplicate_key(adapter: Arc
     let second = adapter.insert_user(&user, Some(&key)).await;
 
     assert!(second.is_err());
-    assert!(!matches!(second, Err(AdapterError::DuplicateKey)), "{second:?}");
-    assert!(adapter.key("username", "fresh").await.expect("read").is_none());
+    assert!(
+        !matches!(second, Err(AdapterError::DuplicateKey)),
+        "{second:?}"
+    );
+    assert!(adapter
+        .key("username", "fresh")
+        .await
+        .expect("read")
+        .is_none());
 }
 
 /// Reading an unknown user is `UnknownUser`.
@@ -133,7 +174,10 @@ pub async fn an_unknown_user_is_reported_as_unknown(adapter: Arc<dyn Adapter>) {
 /// Attributes can be replaced; replacing an unknown user's is `UnknownUser`.
 pub async fn updating_user_attributes_replaces_them(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter);
-    let user = auth.create_user(None, Profile::named("before")).await.expect("created");
+    let user = auth
+        .create_user(None, Profile::named("before"))
+        .await
+        .expect("created");
 
     auth.update_user_attributes(&user.id, &Profile::named("after"))
         .await
@@ -142,7 +186,10 @@ pub async fn updating_user_attributes_replaces_them(adapter: Arc<dyn Adapter>) {
         .update_user_attributes(&UserId::new("nobody"), &Profile::named("x"))
         .await;
 
-    assert_eq!(auth.user(&user.id).await.expect("read").attributes.username, "after");
+    assert_eq!(
+        auth.user(&user.id).await.expect("read").attributes.username,
+        "after"
+    );
     assert!(matches!(missing, Err(Error::UnknownUser)), "{missing:?}");
 }
 
@@ -150,17 +197,34 @@ pub async fn updating_user_attributes_replaces_them(adapter: Arc<dyn Adapter>) {
 pub async fn deleting_a_user_removes_their_keys_and_sessions(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter.clone());
     let user = auth
-        .create_user(Some(NewKey::new("username", "carol")), Profile::named("carol"))
+        .create_user(
+            Some(NewKey::new("username", "carol")),
+            Profile::named("carol"),
+        )
         .await
         .expect("created");
-    let issued = auth.create_session(&user.id, Device::default()).await.expect("session");
+    let issued = auth
+        .create_session(&user.id, Device::default())
+        .await
+        .expect("session");
 
     auth.delete_user(&user.id).await.expect("deleted");
-    auth.delete_user(&UserId::new("nobody")).await.expect("no-op");
+    auth.delete_user(&UserId::new("nobody"))
+        .await
+        .expect("no-op");
 
     assert!(matches!(auth.user(&user.id).await, Err(Error::UnknownUser)));
-    assert!(matches!(auth.key("username", "carol").await, Err(Error::UnknownKey)));
-    assert!(matches!(auth.validate_session(&issued.token).await, Err(Error::InvalidSession)));
-    let session = adapter.session_and_user(issued.session.id.as_str()).await.expect("read");
+    assert!(matches!(
+        auth.key("username", "carol").await,
+        Err(Error::UnknownKey)
+    ));
+    assert!(matches!(
+        auth.validate_session(&issued.token).await,
+        Err(Error::InvalidSession)
+    ));
+    let session = adapter
+        .session_and_user(issued.session.id.as_str())
+        .await
+        .expect("read");
     assert!(session.is_none());
 }
