@@ -26,6 +26,16 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
+impl Command {
+    /// How this command's log lines are written: as asked for `serve`, as text on standard
+    /// error for the tools, whose standard output is their answer.
+    pub fn log_format(&self) -> LogFormat {
+        match self {
+            Self::Serve(args) => args.log_format,
+        }
+    }
+}
+
 /// Options of `latchkey serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {

@@ -2,6 +2,7 @@
 //! same router and server the binary runs.
 
 pub mod cli;
+pub mod commands;
 pub mod database;
 pub mod serve;
 pub mod site;

@@ -9,11 +9,8 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let serve = match cli.command {
-        Some(Command::Serve(args)) => args,
-        None => cli.serve,
-    };
-    init_logging(serve.log_format);
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    init_logging(command.log_format());
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -22,7 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(latchkey_site::serve::run(serve)) {
+    match runtime.block_on(latchkey_site::commands::run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

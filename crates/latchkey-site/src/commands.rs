@@ -1,0 +1,14 @@
+//! Runs the subcommand the command line names.
+
+use crate::cli::Command;
+
+/// Runs `command` to completion.
+///
+/// # Errors
+///
+/// Whatever stopped the command, for one line on standard error.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => crate::serve::run(args).await,
+    }
+}
