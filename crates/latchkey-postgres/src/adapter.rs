@@ -1,0 +1,385 @@
+//! The [`Adapter`] implementation: one statement per call where one suffices.
+
+use std::future::Future;
+
+use async_trait::async_trait;
+use latchkey::adapter::{AdapterResult, KeyRow, SessionRow, UserRow};
+use latchkey::{Adapter, AdapterError, PasswordHash};
+use sqlx::PgExecutor;
+
+use crate::error::{self, storage, CallTimedOut};
+use crate::rows::{self, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
+use crate::PostgresAdapter;
+
+impl PostgresAdapter {
+    /// Runs a call within the call timeout. Dropping a sqlx future part way is safe: an
+    /// unfinished transaction is rolled back, and the connection drains the answers it still
+    /// expects before its next use.
+    async fn bounded<T>(&self, call: impl Future<Output = AdapterResult<T>>) -> AdapterResult<T> {
+        match tokio::time::timeout(self.call_timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(AdapterError::Unavailable(Box::new(CallTimedOut(
+                self.call_timeout,
+            )))),
+        }
+    }
+}
+
+/// Inserts a key, alone or inside [`Adapter::insert_user`]'s transaction.
+async fn insert_key_row<'e>(executor: impl PgExecutor<'e>, key: &KeyRow) -> AdapterResult<()> {
+    sqlx::query(
+        "INSERT INTO keys (provider_id, provider_user_id, user_id, hashed_password)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&key.provider_id)
+    .bind(&key.provider_user_id)
+    .bind(&key.user_id)
+    .bind(
+        key.hashed_password
+            .as_ref()
+            .map(PasswordHash::expose_secret),
+    )
+    .execute(executor)
+    .await
+    .map_err(error::key_insert)?;
+
+    Ok(())
+}
+
+#[async_trait]
+impl Adapter for PostgresAdapter {
+    async fn insert_user(&self, user: &UserRow, key: Option<&KeyRow>) -> AdapterResult<()> {
+        self.bounded(async {
+            let mut transaction = self.pool.begin().await.map_err(storage)?;
+
+            // A unique violation here is a duplicate user id: a bug in id generation, not a
+            // taken key, so it stays `Other`.
+            sqlx::query("INSERT INTO users (id, attributes) VALUES ($1, $2)")
+                .bind(&user.id)
+                .bind(&user.attributes)
+                .execute(&mut *transaction)
+                .await
+                .map_err(storage)?;
+
+            // Of concurrent inserts of one key, PostgreSQL makes all but the first wait on
+            // the primary key until the first commits, then fails them with a unique
+            // violation: exactly one wins. Returning early drops the transaction, which rolls
+            // the user back.
+            if let Some(key) = key {
+                insert_key_row(&mut *transaction, key).await?;
+            }
+
+            transaction.commit().await.map_err(storage)
+        })
+        .await
+    }
+
+    async fn user(&self, id: &str) -> AdapterResult<Option<UserRow>> {
+        self.bounded(async {
+            let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(storage)?;
+
+            row.as_ref().map(rows::user).transpose().map_err(storage)
+        })
+        .await
+    }
+
+    async fn update_user_attributes(&self, id: &str, attributes: &str) -> AdapterResult<bool> {
+        self.bounded(async {
+            let result = sqlx::query("UPDATE users SET attributes = $2 WHERE id = $1")
+                .bind(id)
+                .bind(attributes)
+                .execute(&self.pool)
+                .await
+                .map_err(storage)?;
+
+            Ok(result.rows_affected() > 0)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: &str) -> AdapterResult<()> {
+        // One statement is one transaction, and the foreign keys' ON DELETE CASCADE removes
+        // the user's keys and sessions within it, so a concurrent reader sees all or none.
+        self.bounded(async {
+            sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(storage)?;
+
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_key(&self, key: &KeyRow) -> AdapterResult<()> {
+        self.bounded(insert_key_row(&self.pool, key)).await
+    }
+
+    async fn key(
+        &self,
+        provider_id: &str,
+        provider_user_id: &str,
+    ) -> AdapterResult<Option<KeyRow>> {
+        self.bounded(async {
+            let row = sqlx::query(&format!(
+                "SELECT {KEY_COLUMNS} FROM keys WHERE provider_id = $1 AND provider_user_id = $2"
+            ))
+            .bind(provider_id)
+            .bind(provider_user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+
+            row.as_ref().map(rows::key).transpose().map_err(storage)
+        })
+        .await
+    }
+
+    async fn user_keys(&self, user_id: &str) -> AdapterResult<Vec<KeyRow>> {
+        self.bounded(async {
+            let found = sqlx::query(&format!(
+                "SELECT {KEY_COLUMNS} FROM keys WHERE user_id = $1
+                 ORDER BY provider_id, provider_user_id"
+            ))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+
+            found
+                .iter()
+                .map(rows::key)
+                .collect::<Result<_, _>>()
+                .map_err(storage)
+        })
+        .await
+    }
+
+    async fn update_key_password(
+        &self,
+        provider_id: &str,
+        provider_user_id: &str,
+        hashed_password: Option<&PasswordHash>,
+    ) -> AdapterResult<bool> {
+        self.bounded(async {
+            let result = sqlx::query(
+                "UPDATE keys SET hashed_password = $3
+                 WHERE provider_id = $1 AND provider_user_id = $2",
+            )
+            .bind(provider_id)
+            .bind(provider_user_id)
+            .bind(hashed_password.map(PasswordHash::expose_secret))
+            .execute(&self.pool)
+            .await
+            .map_err(storage)?;
+
+            Ok(result.rows_affected() > 0)
+        })
+        .await
+    }
+
+    async fn replace_key_password(
+        &self,
+        provider_id: &str,
+        provider_user_id: &str,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> AdapterResult<bool> {
+        // Compare-and-set in one statement: the row lock the UPDATE takes makes a concurrent
+        // password change either land first (and this matches nothing) or wait for this one.
+        // The comparison is not constant-time, which is fine: `current` is the stored hash
+        // the caller just read, not a guess.
+        self.bounded(async {
+            let result = sqlx::query(
+                "UPDATE keys SET hashed_password = $4
+                 WHERE provider_id = $1 AND provider_user_id = $2 AND hashed_password = $3",
+            )
+            .bind(provider_id)
+            .bind(provider_user_id)
+            .bind(current.expose_secret())
+            .bind(new.expose_secret())
+            .execute(&self.pool)
+            .await
+            .map_err(storage)?;
+
+            Ok(result.rows_affected() > 0)
+        })
+        .await
+    }
+
+    async fn delete_key(&self, provider_id: &str, provider_user_id: &str) -> AdapterResult<()> {
+        self.bounded(async {
+            sqlx::query("DELETE FROM keys WHERE provider_id = $1 AND provider_user_id = $2")
+                .bind(provider_id)
+                .bind(provider_user_id)
+                .execute(&self.pool)
+                .await
+                .map_err(storage)?;
+
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_session(&self, session: &SessionRow) -> AdapterResult<()> {
+        self.bounded(async {
+            sqlx::query(&format!(
+                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ))
+            .bind(&session.id)
+            .bind(&session.user_id)
+            .bind(session.created_at)
+            .bind(session.active_expires)
+            .bind(session.idle_expires)
+            .bind(session.absolute_expires)
+            .bind(&session.attributes)
+            .execute(&self.pool)
+            .await
+            .map_err(error::session_insert)?;
+
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_and_user(&self, id: &str) -> AdapterResult<Option<(SessionRow, UserRow)>> {
+        // One query, so that every request pays one round trip, and the session and user are
+        // read from one snapshot.
+        self.bounded(async {
+            let row = sqlx::query(
+                "SELECT s.id, s.user_id, s.created_at, s.active_expires, s.idle_expires,
+                        s.absolute_expires, s.attributes AS session_attributes,
+                        u.attributes AS user_attributes
+                 FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+
+            row.as_ref()
+                .map(rows::session_and_user)
+                .transpose()
+                .map_err(storage)
+        })
+        .await
+    }
+
+    async fn update_session_expiry(
+        &self,
+        id: &str,
+        active_expires: i64,
+        idle_expires: i64,
+    ) -> AdapterResult<()> {
+        self.bounded(async {
+            sqlx::query("UPDATE sessions SET active_expires = $2, idle_expires = $3 WHERE id = $1")
+                .bind(id)
+                .bind(active_expires)
+                .bind(idle_expires)
+                .execute(&self.pool)
+                .await
+                .map_err(storage)?;
+
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_session_attributes(&self, id: &str, attributes: &str) -> AdapterResult<bool> {
+        self.bounded(async {
+            let result = sqlx::query("UPDATE sessions SET attributes = $2 WHERE id = $1")
+                .bind(id)
+                .bind(attributes)
+                .execute(&self.pool)
+                .await
+                .map_err(storage)?;
+
+            Ok(result.rows_affected() > 0)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id: &str) -> AdapterResult<()> {
+        self.bounded(async {
+            sqlx::query("DELETE FROM sessions WHERE id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(storage)?;
+
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str, keep: Option<&str>) -> AdapterResult<u64> {
+        self.bounded(async {
+            let result = sqlx::query(
+                "DELETE FROM sessions WHERE user_id = $1 AND ($2::TEXT IS NULL OR id <> $2)",
+            )
+            .bind(user_id)
+            .bind(keep)
+            .execute(&self.pool)
+            .await
+            .map_err(storage)?;
+
+            Ok(result.rows_affected())
+        })
+        .await
+    }
+
+    async fn user_sessions(&self, user_id: &str, now: i64) -> AdapterResult<Vec<SessionRow>> {
+        // The id breaks ties between sessions created in the same millisecond, so the order
+        // is the same on every call.
+        self.bounded(async {
+            let found = sqlx::query(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions
+                 WHERE user_id = $1 AND idle_expires >= $2
+                 ORDER BY created_at DESC, id DESC"
+            ))
+            .bind(user_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+
+            found
+                .iter()
+                .map(rows::session)
+                .collect::<Result<_, _>>()
+                .map_err(storage)
+        })
+        .await
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> AdapterResult<u64> {
+        self.bounded(async {
+            let result = sqlx::query("DELETE FROM sessions WHERE idle_expires < $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(storage)?;
+
+            Ok(result.rows_affected())
+        })
+        .await
+    }
+
+    async fn ping(&self) -> AdapterResult<()> {
+        self.bounded(async {
+            sqlx::query("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .map_err(storage)?;
+
+            Ok(())
+        })
+        .await
+    }
+}

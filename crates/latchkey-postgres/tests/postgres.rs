@@ -1,0 +1,236 @@
+//! The PostgreSQL adapter against a real server: migrations, concurrency and error mapping.
+//!
+//! Each test gets an empty database of its own on a server shared by this binary (see
+//! `latchkey-testdb`). The cross-adapter behaviour is checked by the conformance suite in
+//! `latchkey::testing`; these tests cover what is particular to PostgreSQL.
+
+use std::sync::Arc;
+
+use latchkey::adapter::{KeyRow, SessionRow, UserRow};
+use latchkey::{Adapter, AdapterError, PasswordHash};
+use latchkey_postgres::PostgresAdapter;
+use sqlx::Row;
+
+async fn fresh_adapter() -> PostgresAdapter {
+    let url = latchkey_testdb::fresh_database().await;
+    PostgresAdapter::connect(&url).await.expect("connected")
+}
+
+fn user(id: &str) -> UserRow {
+    UserRow {
+        id: id.to_owned(),
+        attributes: format!(r#"{{"name":"{id}"}}"#),
+    }
+}
+
+fn key(username: &str, user_id: &str) -> KeyRow {
+    KeyRow {
+        provider_id: "username".to_owned(),
+        provider_user_id: username.to_owned(),
+        user_id: user_id.to_owned(),
+        hashed_password: Some(PasswordHash::new(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+        )),
+    }
+}
+
+fn session(id: &str, user_id: &str) -> SessionRow {
+    SessionRow {
+        id: id.to_owned(),
+        user_id: user_id.to_owned(),
+        created_at: 1_000,
+        active_expires: 2_000,
+        idle_expires: 3_000,
+        absolute_expires: 4_000,
+        attributes: "{}".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn connecting_creates_the_tables_and_records_the_migration() {
+    let adapter = fresh_adapter().await;
+
+    let tables: Vec<String> = sqlx::query(
+        "SELECT table_name::TEXT FROM information_schema.tables
+         WHERE table_schema = 'public' ORDER BY table_name",
+    )
+    .fetch_all(adapter.pool())
+    .await
+    .expect("tables listed")
+    .iter()
+    .map(|row| row.get(0))
+    .collect();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(adapter.pool())
+        .await
+        .expect("migrations listed");
+
+    assert_eq!(tables, ["_sqlx_migrations", "keys", "sessions", "users"]);
+    assert_eq!(applied, 1);
+}
+
+#[tokio::test]
+async fn connecting_again_to_a_migrated_database_changes_nothing() {
+    let url = latchkey_testdb::fresh_database().await;
+    let first = PostgresAdapter::connect(&url).await.expect("first connect");
+    first
+        .insert_user(&user("u1"), None)
+        .await
+        .expect("inserted");
+
+    let second = PostgresAdapter::connect(&url)
+        .await
+        .expect("second connect");
+
+    assert_eq!(second.user("u1").await.expect("read"), Some(user("u1")));
+}
+
+#[tokio::test]
+async fn two_adapters_connecting_at_once_to_a_new_database_both_succeed() {
+    // Without the migrator's advisory lock, both would try to create the tables and one
+    // would fail on "relation already exists" or a duplicate migration row.
+    for _ in 0..5 {
+        let url = latchkey_testdb::fresh_database().await;
+
+        let (a, b, c) = tokio::join!(
+            PostgresAdapter::connect(&url),
+            PostgresAdapter::connect(&url),
+            PostgresAdapter::connect(&url)
+        );
+
+        a.expect("first connected");
+        b.expect("second connected");
+        c.expect("third connected");
+    }
+}
+
+#[tokio::test]
+async fn of_32_concurrent_sign_ups_for_one_key_exactly_one_wins() {
+    let adapter = Arc::new(fresh_adapter().await);
+
+    let tasks: Vec<_> = (0..32)
+        .map(|n| {
+            let adapter = adapter.clone();
+            tokio::spawn(async move {
+                let id = format!("racer{n:02}");
+                adapter
+                    .insert_user(&user(&id), Some(&key("alice", &id)))
+                    .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.expect("task finished"));
+    }
+
+    let winners = results.iter().filter(|result| result.is_ok()).count();
+    let duplicates = results
+        .iter()
+        .filter(|result| matches!(result, Err(AdapterError::DuplicateKey)))
+        .count();
+    assert_eq!((winners, duplicates), (1, 31), "{results:?}");
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(adapter.pool())
+        .await
+        .expect("counted");
+    assert_eq!(users, 1, "the losers' users were rolled back");
+}
+
+#[tokio::test]
+async fn a_duplicate_user_id_is_not_reported_as_a_duplicate_key() {
+    let adapter = fresh_adapter().await;
+    adapter
+        .insert_user(&user("u1"), Some(&key("alice", "u1")))
+        .await
+        .expect("first");
+
+    let again = adapter
+        .insert_user(&user("u1"), Some(&key("bob", "u1")))
+        .await;
+
+    assert!(matches!(again, Err(AdapterError::Other(_))), "{again:?}");
+    assert_eq!(adapter.key("username", "bob").await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn a_key_or_session_for_an_unknown_user_is_unknown_user() {
+    let adapter = fresh_adapter().await;
+
+    let key = adapter.insert_key(&key("ghost", "nobody")).await;
+    let session = adapter.insert_session(&session("s1", "nobody")).await;
+
+    assert!(matches!(key, Err(AdapterError::UnknownUser)), "{key:?}");
+    assert!(
+        matches!(session, Err(AdapterError::UnknownUser)),
+        "{session:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_taken_key_added_to_an_existing_user_is_a_duplicate_key() {
+    let adapter = fresh_adapter().await;
+    adapter
+        .insert_user(&user("u1"), Some(&key("alice", "u1")))
+        .await
+        .expect("first");
+    adapter
+        .insert_user(&user("u2"), None)
+        .await
+        .expect("second");
+
+    let taken = adapter.insert_key(&key("alice", "u2")).await;
+
+    assert!(
+        matches!(taken, Err(AdapterError::DuplicateKey)),
+        "{taken:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_session_and_its_user_come_back_together_and_go_with_the_user() {
+    let adapter = fresh_adapter().await;
+    adapter
+        .insert_user(&user("u1"), Some(&key("alice", "u1")))
+        .await
+        .expect("user");
+    adapter
+        .insert_session(&session("s1", "u1"))
+        .await
+        .expect("session");
+
+    let found = adapter.session_and_user("s1").await.expect("read");
+    adapter.delete_user("u1").await.expect("deleted");
+
+    assert_eq!(found, Some((session("s1", "u1"), user("u1"))));
+    assert_eq!(adapter.session_and_user("s1").await.expect("read"), None);
+    assert_eq!(adapter.key("username", "alice").await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn a_password_is_replaced_only_while_it_is_still_the_current_one() {
+    let adapter = fresh_adapter().await;
+    adapter
+        .insert_user(&user("u1"), Some(&key("alice", "u1")))
+        .await
+        .expect("user");
+    let current = key("alice", "u1").hashed_password.expect("has a hash");
+    let (upgraded, changed) = (PasswordHash::new("upgraded"), PasswordHash::new("changed"));
+
+    adapter
+        .update_key_password("username", "alice", Some(&changed))
+        .await
+        .expect("changed");
+    let replaced = adapter
+        .replace_key_password("username", "alice", &current, &upgraded)
+        .await
+        .expect("compared");
+
+    assert!(!replaced);
+    let stored = adapter
+        .key("username", "alice")
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(stored.hashed_password, Some(changed));
+}
