@@ -14,7 +14,7 @@ use crate::cli::DatabaseArgs;
 #[derive(Clone)]
 pub enum Database {
     /// An embedded SQLite file.
-    Sqlite(SqliteAdapter),
+    Sqlite(Box<SqliteAdapter>),
     /// A PostgreSQL server.
     Postgres(PostgresAdapter),
 }
@@ -43,14 +43,14 @@ impl Database {
             let adapter = SqliteAdapter::connect_with(url, config)
                 .await
                 .context("cannot open the SQLite database")?;
-            Ok(Self::Sqlite(adapter))
+            Ok(Self::Sqlite(Box::new(adapter)))
         }
     }
 
     /// The adapter, shared.
     pub fn adapter(&self) -> Arc<dyn Adapter> {
         match self {
-            Self::Sqlite(adapter) => Arc::new(adapter.clone()),
+            Self::Sqlite(adapter) => Arc::new(adapter.as_ref().clone()),
             Self::Postgres(adapter) => Arc::new(adapter.clone()),
         }
     }

@@ -1,61 +1,11 @@
 //! The `latchkey` binary as an operator runs it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_latchkey");
+use std::process::Command;
+use std::time::Duration;
 
-/// Starts `latchkey serve` on a free port and returns it with its base URL once it listens.
-fn start(args: &[&str], dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(BINARY)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "info")
-        .env_remove("DATABASE_URL")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("latchkey starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(address) = line.split("address=").nth(1) {
-                let address = address
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                let _ = sender.send(address);
-            }
-        }
-    });
-    let address = receiver
-        .recv_timeout(Duration::from_secs(30))
-        .expect("latchkey logs its address");
-    (child, format!("http://{address}"))
-}
-
-fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
-
-fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(started.elapsed() < limit, "latchkey did not stop in time");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use common::process::{Server, BINARY};
 
 #[test]
 fn help_lists_every_option_with_its_environment_variable() {
@@ -137,19 +87,25 @@ fn an_unopenable_sqlite_path_is_a_clear_error() {
 #[test]
 fn the_server_creates_its_database_serves_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut child, base) = start(&[], dir.path());
+    let server = Server::start(&[], dir.path());
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let health = runtime.block_on(async {
-        reqwest::get(format!("{base}/healthz"))
+        reqwest::get(server.url("/healthz"))
             .await
             .expect("health")
             .status()
     });
-    terminate(&child);
-    let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+    let log = server.log.clone();
+    let status = server.terminate(Duration::from_secs(20));
 
     assert_eq!(health, reqwest::StatusCode::OK);
     assert!(status.success(), "{status:?}");
     assert!(dir.path().join("latchkey.db").exists());
+    let log = log.lock().expect("log").clone();
+    assert!(log.contains("stopped"), "{log}");
+    assert!(
+        log.contains("method=GET path=\"/healthz\" status=200"),
+        "{log}"
+    );
 }

@@ -116,6 +116,10 @@ pub(crate) async fn method_not_allowed() -> Response {
 }
 
 /// The body's format and fields, or the answer that refuses it.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the response itself, built once"
+)]
 fn read(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
