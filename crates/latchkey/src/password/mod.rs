@@ -21,7 +21,7 @@ mod lucia;
 mod pool;
 mod secret;
 
-pub use pool::PasswordHasher;
+pub use pool::{PasswordHasher, WaitObserver};
 pub use secret::{Password, PasswordHash};
 
 use crate::error::HashError;

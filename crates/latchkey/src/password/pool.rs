@@ -12,6 +12,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 use std::{fmt, thread};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -54,7 +55,7 @@ const DUMMY_PASSWORD: &str = "latchkey dummy password";
 /// ```
 #[derive(Clone)]
 pub struct PasswordHasher {
-    jobs: Sender<Job>,
+    jobs: Sender<(Instant, Job)>,
     shared: Arc<Shared>,
 }
 
@@ -75,6 +76,19 @@ impl PasswordHasher {
     /// [`HashError::InvalidParams`] if the Argon2 parameters are out of range or `threads` is
     /// zero; [`HashError::Compute`] if the operating system refuses a thread.
     pub fn new(config: HasherConfig) -> Result<Self, HashError> {
+        Self::with_wait_observer(config, None)
+    }
+
+    /// Like [`new`](Self::new), calling `on_wait` as each job starts with how long it waited
+    /// for a thread: for a metric of the queue's wait time.
+    ///
+    /// # Errors
+    ///
+    /// As for [`new`](Self::new).
+    pub fn with_wait_observer(
+        config: HasherConfig,
+        on_wait: Option<WaitObserver>,
+    ) -> Result<Self, HashError> {
         let params = config.argon2.to_argon2()?;
         if config.threads == 0 {
             return Err(HashError::InvalidParams(
@@ -86,6 +100,7 @@ impl PasswordHasher {
             params,
             queued: AtomicUsize::new(0),
             dummy: OnceLock::new(),
+            on_wait,
             #[cfg(test)]
             probe: Probe::default(),
         });
@@ -165,11 +180,28 @@ impl PasswordHasher {
     /// Queues a job, counting it until a thread takes it.
     fn submit(&self, job: Job) -> Result<(), HashError> {
         self.shared.queued.fetch_add(1, Ordering::Relaxed);
-        if self.jobs.send(job).is_err() {
+        if self.jobs.send((Instant::now(), job)).is_err() {
             self.shared.queued.fetch_sub(1, Ordering::Relaxed);
             return Err(HashError::PoolClosed);
         }
         Ok(())
+    }
+}
+
+/// Told, as each hashing job starts, how long it waited for a thread.
+#[derive(Clone)]
+pub struct WaitObserver(Arc<dyn Fn(Duration) + Send + Sync>);
+
+impl WaitObserver {
+    /// Wraps the function to call. It runs on a hashing thread, so it must be quick.
+    pub fn new(observe: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(observe))
+    }
+}
+
+impl fmt::Debug for WaitObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WaitObserver")
     }
 }
 
@@ -178,6 +210,7 @@ struct Shared {
     params: argon2::Params,
     queued: AtomicUsize,
     dummy: OnceLock<PasswordHash>,
+    on_wait: Option<WaitObserver>,
     #[cfg(test)]
     probe: Probe,
 }
@@ -261,10 +294,10 @@ impl Job {
 }
 
 /// A hashing thread's loop: it ends when the last [`PasswordHasher`] is dropped.
-fn work(queue: &Receiver<Job>, shared: &Shared) {
+fn work(queue: &Receiver<(Instant, Job)>, shared: &Shared) {
     let mut memory = Argon2Memory::new(&shared.params);
 
-    for job in queue {
+    for (queued_at, job) in queue {
         shared.queued.fetch_sub(1, Ordering::Relaxed);
         if job.is_abandoned() {
             #[cfg(test)]
@@ -279,6 +312,9 @@ fn work(queue: &Receiver<Job>, shared: &Shared) {
                 .probe
                 .most_running
                 .fetch_max(running, Ordering::SeqCst);
+        }
+        if let Some(on_wait) = &shared.on_wait {
+            (on_wait.0)(queued_at.elapsed());
         }
         job.run(&mut memory, shared);
         #[cfg(test)]
@@ -479,6 +515,42 @@ mod tests {
         }
 
         assert_eq!(hasher.queue_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_wait_observer_hears_how_long_each_job_queued() {
+        let waits = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = waits.clone();
+        let observer = WaitObserver::new(move |waited| sink.lock().expect("lock").push(waited));
+        let hasher = PasswordHasher::with_wait_observer(
+            HasherConfig {
+                argon2: Argon2Params {
+                    memory_kib: 1024,
+                    iterations: 1,
+                    parallelism: 1,
+                },
+                threads: 1,
+            },
+            Some(observer),
+        )
+        .expect("valid config");
+        let go_on = pause(&hasher).await;
+
+        let queued = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(&Password::new("pw")).await })
+        };
+        while hasher.queue_depth() < 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        go_on.send(()).expect("pause waiting");
+        queued.await.expect("task").expect("hash");
+
+        let waits = waits.lock().expect("lock").clone();
+        // The pause job itself and the hash that queued behind it.
+        assert_eq!(waits.len(), 2);
+        assert!(waits[1] >= Duration::from_millis(50), "{waits:?}");
     }
 
     #[tokio::test]
