@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::adapter::{Adapter, KeyRow, SessionRow, UserRow};
 use crate::clock::{from_millis, to_millis, Clock, SystemClock};
 use crate::error::Error;
-use crate::password::{HasherConfig, Password, PasswordHasher, Verification};
+use crate::password::{HasherConfig, Password, PasswordHasher, Verification, WaitObserver};
 use crate::session::{IssuedSession, Session, SessionConfig, ValidSession};
 use crate::token::{SessionId, SessionToken};
 use crate::user::{Key, User, UserId};
@@ -55,6 +55,7 @@ pub struct AuthBuilder {
     clock: Arc<dyn Clock>,
     sessions: SessionConfig,
     hasher: HasherConfig,
+    on_hash_wait: Option<WaitObserver>,
 }
 
 impl AuthBuilder {
@@ -70,6 +71,13 @@ impl AuthBuilder {
         self
     }
 
+    /// Calls `observer` as each password hash starts, with how long it queued for a hashing
+    /// thread; for metrics.
+    pub fn on_hash_wait(mut self, observer: WaitObserver) -> Self {
+        self.on_hash_wait = Some(observer);
+        self
+    }
+
     /// The source of time; tests pass a [`ManualClock`](crate::ManualClock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -82,7 +90,7 @@ impl AuthBuilder {
     ///
     /// [`Error::Hashing`] when the Argon2 parameters are invalid.
     pub fn build<U: Attributes, S: Attributes>(self) -> Result<Auth<U, S>, Error> {
-        let hasher = PasswordHasher::new(self.hasher)?;
+        let hasher = PasswordHasher::with_wait_observer(self.hasher, self.on_hash_wait)?;
         Ok(Auth {
             inner: Arc::new(Inner {
                 adapter: self.adapter,
@@ -141,6 +149,7 @@ impl Auth<(), ()> {
             clock: Arc::new(SystemClock),
             sessions: SessionConfig::default(),
             hasher: HasherConfig::default(),
+            on_hash_wait: None,
         }
     }
 }

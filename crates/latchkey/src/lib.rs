@@ -77,7 +77,7 @@ pub use auth::{Attributes, Auth, AuthBuilder, NewKey};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Error, HashError, StorageError};
 pub use password::{
-    Argon2Params, HasherConfig, Password, PasswordHash, PasswordHasher, Verification,
+    Argon2Params, HasherConfig, Password, PasswordHash, PasswordHasher, Verification, WaitObserver,
 };
 pub use session::{IssuedSession, Session, SessionConfig, ValidSession};
 pub use token::{SessionId, SessionToken};
