@@ -53,6 +53,10 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_INSECURE_COOKIES")]
     pub insecure_cookies: bool,
 
+    /// Serve `/metrics` (Prometheus text format) on this address instead of beside the site.
+    #[arg(long, env = "LATCHKEY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// How log lines are written.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

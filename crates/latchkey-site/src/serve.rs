@@ -1,18 +1,15 @@
 //! `latchkey serve`: the site on a socket, with request logs and a graceful stop.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
 use latchkey::Auth;
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
 use crate::database::Database;
-use crate::site::{self, SiteConfig};
+use crate::site::{self, Metrics, SiteConfig};
 
 /// How often the server deletes expired sessions.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
@@ -25,14 +22,22 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
 /// When the database cannot be opened or the address cannot be bound.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let database = Database::open(&args.database).await?;
+    let metrics = Metrics::new();
     let auth = Auth::builder_shared(database.adapter())
+        .on_hash_wait(metrics.hash_wait_observer())
         .build()
         .context("cannot start password hashing")?;
     let config = SiteConfig {
         insecure_cookies: args.insecure_cookies,
         public_origin: args.public_origin.clone(),
+        metrics: metrics.clone(),
+        metrics_on_main: args.metrics_listen.is_none(),
     };
-    let app = site::router(auth.clone(), &config).layer(axum::middleware::from_fn(log_request));
+    let app = site::router(auth.clone(), &config);
+    let metrics_server = match args.metrics_listen {
+        Some(address) => Some(serve_metrics(address, metrics, auth.clone()).await?),
+        None => None,
+    };
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -55,23 +60,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .context("server failed")?;
 
     purge.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     database.close().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// One log line per request: method, path (never the query, which may carry anything),
-/// status and latency.
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-
-    let response = next.run(request).await;
-
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(%method, path, status = response.status().as_u16(), latency_ms, "request");
-    response
+/// Serves `/metrics` alone on `address`, until aborted.
+async fn serve_metrics(
+    address: SocketAddr,
+    metrics: Metrics,
+    auth: site::SiteAuth,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {address}"))?;
+    let app = site::metrics_router(metrics).with_state(auth);
+    tracing::info!(metrics_address = %listener.local_addr().context("cannot read the bound address")?, "serving metrics");
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "metrics server failed");
+        }
+    }))
 }
 
 async fn purge_expired_sessions(auth: site::SiteAuth) {

@@ -7,19 +7,24 @@
 mod api;
 pub(crate) mod assets;
 mod input;
+pub mod metrics;
+pub mod observe;
 mod pages;
 mod reply;
 mod security;
 
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::routing::{get, post};
 use axum::Router;
 use latchkey::Auth;
 use latchkey_axum::origin::PublicOrigin;
 use latchkey_axum::{AuthLayer, CookieConfig};
 use serde::{Deserialize, Serialize};
+
+pub use metrics::Metrics;
 
 /// Request bodies above this size are refused with 413: a username and a password fit many
 /// times over.
@@ -47,12 +52,27 @@ pub type SiteAuth = Auth<Profile, Device>;
 pub type SiteRequest = latchkey_axum::AuthRequest<Profile, Device>;
 
 /// How the site is set up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SiteConfig {
     /// Cookies without `Secure`, for plain-HTTP development.
     pub insecure_cookies: bool,
     /// The origin the site is reached at, when a proxy rewrites `Host`.
     pub public_origin: Option<PublicOrigin>,
+    /// Where requests are counted.
+    pub metrics: Metrics,
+    /// Whether `/metrics` is served beside the site, rather than on an address of its own.
+    pub metrics_on_main: bool,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        Self {
+            insecure_cookies: false,
+            public_origin: None,
+            metrics: Metrics::new(),
+            metrics_on_main: true,
+        }
+    }
 }
 
 /// The site's router over `auth`.
@@ -77,17 +97,39 @@ pub fn router(auth: SiteAuth, config: &SiteConfig) -> Router {
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
 
-    Router::new()
+    let mut site = Router::new()
         .route("/", get(pages::profile))
         .route("/login", get(pages::login))
         .route("/signup", get(pages::signup))
         .route("/healthz", get(pages::health))
         .route("/static/{file}", get(assets::serve))
         .merge(api)
-        .fallback(pages::not_found)
-        .layer(auth_layer)
+        .fallback(pages::not_found);
+    if config.metrics_on_main {
+        site = site.merge(metrics_router(config.metrics.clone()));
+    }
+
+    site.layer(auth_layer)
         .layer(axum::middleware::map_response(security::add_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            config.metrics.clone(),
+            observe::track,
+        ))
         .with_state(auth)
+}
+
+/// `GET /metrics` alone, for serving on an address of its own.
+pub fn metrics_router(metrics: Metrics) -> Router<SiteAuth> {
+    Router::new().route(
+        "/metrics",
+        get(move |State(auth): State<SiteAuth>| {
+            let metrics = metrics.clone();
+            async move {
+                let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+                ([(CONTENT_TYPE, content_type)], metrics.render(&auth))
+            }
+        }),
+    )
 }
 
 /// How long a health check waits for the database before calling it down.

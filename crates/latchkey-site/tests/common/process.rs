@@ -36,9 +36,8 @@ impl Server {
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(address) = line.split("address=").nth(1) {
-                    let address = address.split_whitespace().next().unwrap_or_default();
-                    let _ = sender.send(address.to_owned());
+                if let Some(address) = listening_address(&line) {
+                    let _ = sender.send(address);
                 }
                 let mut log = sink.lock().unwrap_or_else(|poison| poison.into_inner());
                 log.push_str(&line);
@@ -92,4 +91,16 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The address in the "listening" log line, in text or JSON format.
+fn listening_address(line: &str) -> Option<String> {
+    if let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) {
+        let listening = entry["message"] == "listening";
+        return listening
+            .then(|| entry["address"].as_str().map(str::to_owned))
+            .flatten();
+    }
+    let rest = line.split(" listening address=").nth(1)?;
+    rest.split_whitespace().next().map(str::to_owned)
 }

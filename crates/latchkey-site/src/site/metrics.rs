@@ -1,0 +1,178 @@
+//! Prometheus metrics: requests by route and status, their latency, sign-ins by outcome,
+//! sign-ups, and the password-hash queue.
+//!
+//! Sign-in and sign-up outcomes are read off each API response's status, in the same
+//! middleware that counts requests, so the handlers stay free of bookkeeping: a redirect is a
+//! success, 429 is throttled, any other 4xx a failure.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey::WaitObserver;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use super::SiteAuth;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// The site's metrics, shared by every request.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    sign_ins: Family<OutcomeLabels, Counter>,
+    sign_ups: Family<OutcomeLabels, Counter>,
+    hash_queue_depth: Gauge,
+    hash_wait: Histogram,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh set of metrics, all zero.
+    pub fn new() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            // 0.25 ms to about 8 s.
+            Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+        });
+        let sign_ins = Family::<OutcomeLabels, Counter>::default();
+        let sign_ups = Family::<OutcomeLabels, Counter>::default();
+        let hash_queue_depth = Gauge::default();
+        let hash_wait = Histogram::new(exponential_buckets(0.000_1, 2.0, 18));
+
+        let mut registry = Registry::with_prefix("latchkey");
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register("sign_ins", "Sign-in attempts by outcome", sign_ins.clone());
+        registry.register("sign_ups", "Sign-up attempts by outcome", sign_ups.clone());
+        registry.register(
+            "password_hash_queue_depth",
+            "Password hash jobs waiting for a thread",
+            hash_queue_depth.clone(),
+        );
+        registry.register(
+            "password_hash_wait_seconds",
+            "Time password hash jobs waited for a thread",
+            hash_wait.clone(),
+        );
+
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                requests,
+                latency,
+                sign_ins,
+                sign_ups,
+                hash_queue_depth,
+                hash_wait,
+            }),
+        }
+    }
+
+    /// Counts one finished request.
+    pub(crate) fn observe_request(
+        &self,
+        route: &str,
+        method: &str,
+        status: u16,
+        latency: Duration,
+    ) {
+        let inner = &self.inner;
+        inner
+            .requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            })
+            .inc();
+        inner
+            .latency
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(latency.as_secs_f64());
+
+        let outcome = match status {
+            300..=399 => "success",
+            429 => "throttled",
+            400..=499 => "failure",
+            _ => "error",
+        };
+        match (method, route) {
+            ("POST", "/api/login") => inner
+                .sign_ins
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc(),
+            ("POST", "/api/signup") => inner
+                .sign_ups
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc(),
+            _ => 0,
+        };
+    }
+
+    /// An observer for [`latchkey::AuthBuilder::on_hash_wait`].
+    pub fn hash_wait_observer(&self) -> WaitObserver {
+        let wait = self.inner.hash_wait.clone();
+        WaitObserver::new(move |waited| wait.observe(waited.as_secs_f64()))
+    }
+
+    /// The metrics in Prometheus' text format, with gauges read now.
+    pub(crate) fn render(&self, auth: &SiteAuth) -> String {
+        let depth = i64::try_from(auth.hasher().queue_depth()).unwrap_or(i64::MAX);
+        self.inner.hash_queue_depth.set(depth);
+
+        let mut text = String::new();
+        if let Err(error) =
+            prometheus_client::encoding::text::encode(&mut text, &self.inner.registry)
+        {
+            tracing::error!(%error, "metrics failed to encode");
+        }
+        text
+    }
+}
