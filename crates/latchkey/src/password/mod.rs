@@ -17,10 +17,12 @@
 //! that never print and are wiped on drop ([`Password`], [`PasswordHash`]).
 
 mod argon2id;
+mod common;
 mod lucia;
 mod pool;
 mod secret;
 
+pub use common::{check_new_password, common_password_count, is_common, PasswordPolicyError};
 pub use pool::{PasswordHasher, WaitObserver};
 pub use secret::{Password, PasswordHash};
 
