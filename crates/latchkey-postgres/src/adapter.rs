@@ -3,10 +3,14 @@
 use std::future::Future;
 
 use async_trait::async_trait;
-use latchkey::adapter::{AdapterResult, KeyRow, SessionRow, UserRow};
+use latchkey::adapter::{
+    AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow, SessionRow, UserRow,
+};
+use latchkey::throttle::{LockoutRule, RateRule};
 use latchkey::{Adapter, AdapterError, PasswordHash};
 use sqlx::PgExecutor;
 
+use crate::abuse;
 use crate::error::{self, storage, CallTimedOut};
 use crate::rows::{self, KEY_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use crate::PostgresAdapter;
@@ -381,5 +385,60 @@ impl Adapter for PostgresAdapter {
             Ok(())
         })
         .await
+    }
+    async fn count_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        rule: &LockoutRule,
+    ) -> AdapterResult<Option<u32>> {
+        self.bounded(abuse::count_attempt(&self.pool, key, now, rule))
+            .await
+    }
+
+    async fn attempts(&self, key: &str, now: i64) -> AdapterResult<Option<AttemptRow>> {
+        self.bounded(abuse::attempts(&self.pool, key, now)).await
+    }
+
+    async fn clear_attempts(&self, key: &str) -> AdapterResult<()> {
+        self.bounded(abuse::clear_attempts(&self.pool, key)).await
+    }
+
+    async fn take_token(&self, key: &str, now: i64, rule: &RateRule) -> AdapterResult<bool> {
+        self.bounded(abuse::take_token(&self.pool, key, now, rule))
+            .await
+    }
+
+    async fn return_token(&self, key: &str, rule: &RateRule) -> AdapterResult<()> {
+        self.bounded(abuse::return_token(&self.pool, key, rule))
+            .await
+    }
+
+    async fn bucket(&self, key: &str) -> AdapterResult<Option<i64>> {
+        self.bounded(abuse::bucket(&self.pool, key)).await
+    }
+
+    async fn delete_expired_throttles(&self, now: i64) -> AdapterResult<u64> {
+        self.bounded(abuse::delete_expired_throttles(&self.pool, now))
+            .await
+    }
+
+    async fn insert_audit_event(&self, event: &AuditRow) -> AdapterResult<()> {
+        self.bounded(abuse::insert_audit_event(&self.pool, event))
+            .await
+    }
+
+    async fn audit_events(&self, query: &AuditQuery) -> AdapterResult<Vec<AuditRow>> {
+        self.bounded(abuse::audit_events(&self.pool, query)).await
+    }
+
+    async fn delete_audit_events_before(&self, before: i64) -> AdapterResult<u64> {
+        self.bounded(abuse::delete_audit_events_before(&self.pool, before))
+            .await
+    }
+
+    async fn server_secret(&self, name: &str, candidate: &[u8]) -> AdapterResult<Vec<u8>> {
+        self.bounded(abuse::server_secret(&self.pool, name, candidate))
+            .await
     }
 }

@@ -33,6 +33,7 @@
 //! [`PostgresConfig`]), so a database that goes away makes calls fail, not hang, and they
 //! succeed again once it is back.
 
+mod abuse;
 mod adapter;
 mod connect;
 mod error;

@@ -1,11 +1,15 @@
 //! [`Adapter`] for [`SqliteAdapter`]: the queries.
 
 use async_trait::async_trait;
-use latchkey::adapter::{AdapterResult, KeyRow, SessionRow, UserRow};
+use latchkey::adapter::{
+    AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow, SessionRow, UserRow,
+};
+use latchkey::throttle::{LockoutRule, RateRule};
 use latchkey::{Adapter, PasswordHash};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteExecutor, Transaction};
 
+use crate::abuse;
 use crate::error::{classify, key_insert, session_insert};
 use crate::rows;
 use crate::SqliteAdapter;
@@ -337,5 +341,54 @@ impl Adapter for SqliteAdapter {
             .map_err(classify)?;
 
         Ok(())
+    }
+
+    async fn count_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        rule: &LockoutRule,
+    ) -> AdapterResult<Option<u32>> {
+        abuse::count_attempt(&self.pool, key, now, rule).await
+    }
+
+    async fn attempts(&self, key: &str, now: i64) -> AdapterResult<Option<AttemptRow>> {
+        abuse::attempts(&self.pool, key, now).await
+    }
+
+    async fn clear_attempts(&self, key: &str) -> AdapterResult<()> {
+        abuse::clear_attempts(&self.pool, key).await
+    }
+
+    async fn take_token(&self, key: &str, now: i64, rule: &RateRule) -> AdapterResult<bool> {
+        abuse::take_token(&self.pool, key, now, rule).await
+    }
+
+    async fn return_token(&self, key: &str, rule: &RateRule) -> AdapterResult<()> {
+        abuse::return_token(&self.pool, key, rule).await
+    }
+
+    async fn bucket(&self, key: &str) -> AdapterResult<Option<i64>> {
+        abuse::bucket(&self.pool, key).await
+    }
+
+    async fn delete_expired_throttles(&self, now: i64) -> AdapterResult<u64> {
+        abuse::delete_expired_throttles(&self.pool, now).await
+    }
+
+    async fn insert_audit_event(&self, event: &AuditRow) -> AdapterResult<()> {
+        abuse::insert_audit_event(&self.pool, event).await
+    }
+
+    async fn audit_events(&self, query: &AuditQuery) -> AdapterResult<Vec<AuditRow>> {
+        abuse::audit_events(&self.pool, query).await
+    }
+
+    async fn delete_audit_events_before(&self, before: i64) -> AdapterResult<u64> {
+        abuse::delete_audit_events_before(&self.pool, before).await
+    }
+
+    async fn server_secret(&self, name: &str, candidate: &[u8]) -> AdapterResult<Vec<u8>> {
+        abuse::server_secret(&self.pool, name, candidate).await
     }
 }

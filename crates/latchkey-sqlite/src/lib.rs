@@ -38,6 +38,7 @@
 //! failing with "database is locked", so of many concurrent sign-ups for one username exactly
 //! one succeeds and the rest see the taken key.
 
+mod abuse;
 mod adapter;
 mod connect;
 mod error;

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 
 use crate::error::BoxError;
 use crate::password::PasswordHash;
+use crate::throttle::{LockoutRule, RateRule};
 
 /// A user as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,50 @@ pub struct SessionRow {
     pub absolute_expires: i64,
     /// The application's attributes, as JSON text.
     pub attributes: String,
+}
+
+/// The sign-in attempts counted against one subject (an account or a device), as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptRow {
+    /// Attempts counted since the last success; each counts as a failure from its start.
+    pub failures: u32,
+    /// When the latest counted attempt started.
+    pub last_failure_at: i64,
+    /// When the record is forgotten.
+    pub expires_at: i64,
+}
+
+/// One security event as stored. Never holds a password or a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Assigned by the database on insert, increasing; ignored by
+    /// [`Adapter::insert_audit_event`].
+    pub id: i64,
+    /// When it happened.
+    pub at: i64,
+    /// What happened, such as `sign_in_failed`.
+    pub kind: String,
+    /// The user, when known.
+    pub user_id: Option<String>,
+    /// The lookup form of the username involved, when there is one.
+    pub username: Option<String>,
+    /// The client's address, or the network its limit applies to.
+    pub address: Option<String>,
+    /// The client's `User-Agent`, shortened.
+    pub user_agent: Option<String>,
+    /// A short note, such as which limit refused a request.
+    pub detail: Option<String>,
+}
+
+/// Which audit events to read, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only events whose user id or username is this.
+    pub user: Option<String>,
+    /// Only events of this kind.
+    pub kind: Option<String>,
+    /// At most this many.
+    pub limit: u32,
 }
 
 /// Why an adapter call failed.
@@ -159,4 +204,69 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Checks that the database answers, for health reports.
     async fn ping(&self) -> AdapterResult<()>;
+
+    // ---- throttling ----
+
+    /// Counts one sign-in attempt against `key` at `now`, unless `rule` says the key is
+    /// locked; returns the failures counted including this one, or `None` when it is locked,
+    /// in which case nothing changes.
+    ///
+    /// The key is locked while `failures >= rule.free_failures` and `now` is before
+    /// `last_failure_at + rule.delay_millis(failures)` ([`LockoutRule::locked_until`]). A
+    /// counted attempt adds one to `failures`, sets `last_failure_at` to the later of it and
+    /// `now`, and `expires_at` to the later of it and `now + rule.memory_millis`. A record
+    /// whose `expires_at` is not after `now` counts as absent, so the count starts again at
+    /// one.
+    ///
+    /// It must be one atomic statement: of any number of concurrent calls, from any number
+    /// of processes, each is counted or refused exactly as if they had run one after another.
+    async fn count_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        rule: &LockoutRule,
+    ) -> AdapterResult<Option<u32>>;
+
+    /// The attempts counted against `key`, unless expired at `now`.
+    async fn attempts(&self, key: &str, now: i64) -> AdapterResult<Option<AttemptRow>>;
+
+    /// Forgets the attempts counted against `key`.
+    async fn clear_attempts(&self, key: &str) -> AdapterResult<()>;
+
+    /// Takes one token from the bucket `key` at `now`; false when it is empty, in which case
+    /// nothing changes.
+    ///
+    /// The bucket is kept as the generic cell rate algorithm's theoretical arrival time
+    /// `tat`, the moment at which it will be full again (absent means full): a take is
+    /// allowed when `max(tat, now) + interval - burst <= now` (with `rule.interval_millis()`
+    /// and `rule.burst_millis()`), and sets `tat` to `max(tat, now) + interval`. Atomic, as
+    /// for [`count_attempt`](Self::count_attempt).
+    async fn take_token(&self, key: &str, now: i64, rule: &RateRule) -> AdapterResult<bool>;
+
+    /// Puts back a token taken from the bucket `key`: moves its `tat` back by one interval.
+    async fn return_token(&self, key: &str, rule: &RateRule) -> AdapterResult<()>;
+
+    /// The bucket's `tat`, when it has one.
+    async fn bucket(&self, key: &str) -> AdapterResult<Option<i64>>;
+
+    /// Deletes the attempt records that expired and the buckets that are full again at
+    /// `now`, returning how many went.
+    async fn delete_expired_throttles(&self, now: i64) -> AdapterResult<u64>;
+
+    // ---- audit log ----
+
+    /// Appends a security event; its `id` is assigned by the database.
+    async fn insert_audit_event(&self, event: &AuditRow) -> AdapterResult<()>;
+
+    /// Events matching `query`, newest first (by time, then by id).
+    async fn audit_events(&self, query: &AuditQuery) -> AdapterResult<Vec<AuditRow>>;
+
+    /// Deletes the events from before `before`, returning how many went.
+    async fn delete_audit_events_before(&self, before: i64) -> AdapterResult<u64>;
+
+    // ---- server secrets ----
+
+    /// The secret stored under `name`, storing `candidate` first if there is none, in one
+    /// atomic statement: every process that asks gets the same bytes, whoever asked first.
+    async fn server_secret(&self, name: &str, candidate: &[u8]) -> AdapterResult<Vec<u8>>;
 }

@@ -175,6 +175,12 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
         self.inner.clock.now()
     }
 
+    /// The configured clock, for parts that must keep the same time, such as a
+    /// [`Throttle`](crate::Throttle) or an [`AuditLog`](crate::AuditLog).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
     // ---- users ----
 
     /// Creates a user with a fresh id and, when given, its first key, in one transaction.

@@ -61,18 +61,22 @@
 //! ```
 
 pub mod adapter;
+pub mod audit;
 mod auth;
 pub mod clock;
+pub mod device;
 mod error;
 pub mod password;
 mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod throttle;
 pub mod token;
 mod user;
 mod username;
 
 pub use adapter::{Adapter, AdapterError};
+pub use audit::{AuditEvent, AuditKind, AuditLog};
 pub use auth::{Attributes, Auth, AuthBuilder, NewKey};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Error, HashError, StorageError};
@@ -80,6 +84,7 @@ pub use password::{
     Argon2Params, HasherConfig, Password, PasswordHash, PasswordHasher, Verification, WaitObserver,
 };
 pub use session::{IssuedSession, Session, SessionConfig, ValidSession};
+pub use throttle::{Decision, Throttle, ThrottleConfig};
 pub use token::{SessionId, SessionToken};
 pub use user::{Key, User, UserId};
 pub use username::{lookup_form, normalize as normalize_username, Username, UsernameError};

@@ -13,8 +13,10 @@
 //! The checks use cheap Argon2 parameters so that they stay fast in debug builds, and a
 //! [`ManualClock`] so that they step across each expiry boundary to the millisecond.
 
+mod audit;
 mod keys;
 mod sessions;
+mod throttle;
 mod users;
 
 use std::sync::Arc;
@@ -23,8 +25,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Adapter, Argon2Params, Auth, HasherConfig, ManualClock};
 
+pub use audit::*;
 pub use keys::*;
 pub use sessions::*;
+pub use throttle::*;
 pub use users::*;
 
 /// Rich user attributes, to show that they round-trip unchanged.
@@ -126,6 +130,19 @@ macro_rules! adapter_conformance_tests {
             a_users_live_sessions_are_listed_newest_first,
             deleting_expired_sessions_removes_only_dead_ones,
             a_reachable_database_answers_a_ping,
+            sign_in_attempts_are_delayed_exponentially_after_five_failures,
+            the_sign_in_delay_is_capped_at_fifteen_minutes,
+            a_success_clears_only_its_own_subjects_failures,
+            sign_in_failures_are_forgotten_after_a_day,
+            concurrent_sign_in_attempts_are_counted_exactly,
+            a_token_bucket_gives_its_capacity_then_refills_at_its_rate,
+            a_returned_token_can_be_taken_again_and_full_buckets_are_purged,
+            concurrent_takes_never_exceed_a_buckets_capacity,
+            a_server_secret_is_stored_once_and_shared,
+            an_audit_event_round_trips_with_every_field,
+            audit_events_are_listed_newest_first_up_to_the_limit,
+            audit_events_are_filtered_by_user_and_kind,
+            old_audit_events_are_pruned,
         );
     };
     (@cases $fresh:path; $($case:ident),* $(,)?) => {
