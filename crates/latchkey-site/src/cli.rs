@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the site (the default).
     Serve(ServeArgs),
+    /// Import users, keys and live sessions from a Lucia v2 database.
+    ImportLucia(crate::import::ImportLuciaArgs),
 }
 
 impl Command {
@@ -32,6 +34,7 @@ impl Command {
     pub fn log_format(&self) -> LogFormat {
         match self {
             Self::Serve(args) => args.log_format,
+            Self::ImportLucia(_) => LogFormat::Text,
         }
     }
 }

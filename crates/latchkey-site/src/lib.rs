@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod commands;
 pub mod database;
+pub mod import;
 pub mod serve;
 pub mod site;
 
