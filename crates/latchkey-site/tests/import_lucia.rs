@@ -496,3 +496,106 @@ async fn a_lucia_database_on_postgresql_imports_into_postgresql_once_and_keeps_e
     assert_eq!(rows_after_first, rows_after_second);
     check_the_site_serves_lucia_users(&target, &hashes).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusual_lucia_rows_are_imported_as_is_or_refused_with_a_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lucia = dir.path().join("unusual.sqlite");
+    let url = format!("sqlite:{}?mode=rwc", lucia.display());
+    let mut connection = SqliteConnection::connect(&url).await.expect("creates");
+    let live = 4_102_444_800_000_i64; // 2100-01-01
+    sqlx::raw_sql(&format!(
+        r#"CREATE TABLE user (id TEXT PRIMARY KEY, username TEXT, email TEXT);
+        CREATE TABLE user_key (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, hashed_password TEXT);
+        CREATE TABLE user_session (id TEXT PRIMARY KEY, user_id TEXT NOT NULL,
+            active_expires INTEGER NOT NULL, idle_expires INTEGER NOT NULL, country TEXT);
+        INSERT INTO user VALUES ('carol', 'Carol', 'carol@example.com'),
+            ('renamed', 'NewName', NULL), ('taken', 'Taken', NULL),
+            ('keyless', 'Keyless', NULL), ('nameless', NULL, NULL);
+        INSERT INTO user_key VALUES ('username:carol', 'carol', 's2:abc:def'),
+            ('github:12:34', 'carol', NULL), ('username:oldname', 'renamed', 's2:ghi:jkl'),
+            ('username:taken', 'taken', 's2:mno:pqr'), ('username:ghost', 'ghost', NULL);
+        INSERT INTO user_session VALUES
+            ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'carol', {live}, {live}, 'NL'),
+            ('bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'carol', 1, 2, 'NL'),
+            ('custom-session', 'carol', {live}, {live}, 'NL'),
+            ('cccccccccccccccccccccccccccccccccccccccc', 'taken', {live}, {live}, 'NL'),
+            ('dddddddddddddddddddddddddddddddddddddddd', 'ghost', {live}, {live}, 'NL');"#
+    ))
+    .execute(&mut connection)
+    .await
+    .expect("fills Lucia's tables");
+    connection.close().await.expect("closes");
+
+    // Someone signed up as "taken" on the new site before the import.
+    let target = dir.path().join("site.db");
+    let to = target.to_str().expect("utf-8 path");
+    let database = open(to).await;
+    let squatter = latchkey::adapter::UserRow {
+        id: "squatter".to_owned(),
+        attributes: json!({ "username": "TAKEN" }).to_string(),
+    };
+    let squatter_key = KeyRow {
+        provider_id: "username".to_owned(),
+        provider_user_id: "taken".to_owned(),
+        user_id: "squatter".to_owned(),
+        hashed_password: None,
+    };
+    let adapter = database.adapter();
+    adapter
+        .insert_user(&squatter, Some(&squatter_key))
+        .await
+        .expect("inserts");
+
+    let report = import_json(lucia.to_str().expect("utf-8 path"), to);
+
+    assert_eq!(
+        counts(&report, "users"),
+        json!({ "imported": 3, "skipped": 0, "refused": 2 })
+    );
+    assert_eq!(
+        counts(&report, "keys"),
+        json!({ "imported": 3, "skipped": 0, "refused": 2 })
+    );
+    assert_eq!(
+        counts(&report, "sessions"),
+        json!({ "imported": 1, "skipped": 0, "expired": 1, "refused": 3, "shortened": 1 })
+    );
+    assert_eq!(
+        report["ignored_columns"],
+        json!(["user.email", "user_session.country"])
+    );
+    let issues: Vec<String> = report["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|issue| format!("{}: {}", issue["user_id"], issue["problem"]))
+        .collect();
+    for expected in [
+        r#""renamed": "key username:oldname does not match username \"NewName\""#,
+        r#""taken": "not imported: username \"Taken\" is taken by another user"#,
+        r#""nameless": "not imported: has no username"#,
+        r#""carol": "a session id that is not 40 characters"#,
+        r#""ghost": "1 key(s) of a user that does not exist"#,
+        r#""ghost": "1 session(s) of a user that does not exist"#,
+    ] {
+        assert!(
+            issues.iter().any(|issue| issue.starts_with(expected)),
+            "no {expected} in {issues:#?}"
+        );
+    }
+    assert_eq!(issues.len(), 6, "{issues:#?}");
+
+    let github = adapter.key("github", "12:34").await.expect("reads");
+    assert_eq!(
+        github.map(|key| (key.user_id, key.hashed_password)),
+        Some(("carol".to_owned(), None))
+    );
+    let renamed = adapter.key("username", "newname").await.expect("reads");
+    assert_eq!(renamed.map(|key| key.user_id), Some("renamed".to_owned()));
+    let squatted = adapter.key("username", "taken").await.expect("reads");
+    assert_eq!(squatted.map(|key| key.user_id), Some("squatter".to_owned()));
+    assert!(adapter.user("taken").await.expect("reads").is_none());
+    assert!(adapter.user("keyless").await.expect("reads").is_some());
+    database.close().await;
+}

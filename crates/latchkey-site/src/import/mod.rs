@@ -193,7 +193,7 @@ impl Importer<'_> {
         };
         let plan = KeyPlan::new(&user.id, username, keys, report);
 
-        let present = if self.adapter.user(&user.id).await?.is_some() {
+        let to_insert = if self.adapter.user(&user.id).await?.is_some() {
             report.users.skipped += 1;
             plan.own.iter().chain(&plan.others).collect::<Vec<_>>()
         } else {
@@ -211,14 +211,14 @@ impl Importer<'_> {
                 }
                 Err(AdapterError::DuplicateKey) => {
                     let problem = format!("username {username:?} is taken by another user");
-                    report.refuse_user(&user.id, &problem, keys.len());
+                    report.refuse_user(&user.id, &problem, plan.len());
                     return Ok(false);
                 }
                 Err(error) => return Err(error.into()),
             }
         };
 
-        for key in present {
+        for key in to_insert {
             self.key(key, report).await?;
         }
         Ok(true)
@@ -344,6 +344,11 @@ impl KeyPlan {
             }
         }
         Self { own, others }
+    }
+
+    /// How many keys there are to import.
+    fn len(&self) -> usize {
+        usize::from(self.own.is_some()) + self.others.len()
     }
 }
 
