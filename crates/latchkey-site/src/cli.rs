@@ -1,10 +1,14 @@
 //! The command line: `latchkey [serve]` and its options, each with an environment fallback.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+use latchkey::AuditKind;
 use latchkey_axum::origin::PublicOrigin;
+
+use crate::site::client::ForwardedHeader;
 
 /// Username-and-password sign-in: the site, and the tools to run it.
 #[derive(Debug, Parser)]
@@ -24,6 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the site (the default).
     Serve(ServeArgs),
+    /// Print recent security events: sign-ups, sign-ins and their failures, throttled
+    /// requests, sign-outs.
+    Audit(AuditArgs),
     /// Import users, keys and live sessions from a Lucia v2 database.
     ImportLucia(crate::import::ImportLuciaArgs),
 }
@@ -34,6 +41,7 @@ impl Command {
     pub fn log_format(&self) -> LogFormat {
         match self {
             Self::Serve(args) => args.log_format,
+            Self::Audit(_) => LogFormat::Text,
             Self::ImportLucia(_) => LogFormat::Text,
         }
     }
@@ -60,9 +68,84 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// A proxy in front of the site, as an address or CIDR network; repeatable. Only requests
+    /// from these peers have their forwarding header believed, and then its right-most entry
+    /// that is not itself such a proxy is the client's address. Without any, the client is the
+    /// socket's peer.
+    #[arg(
+        long = "trusted-proxy",
+        env = "LATCHKEY_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = parse_network
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// The header the trusted proxies write the client's address in.
+    #[arg(
+        long,
+        env = "LATCHKEY_FORWARDED_HEADER",
+        value_enum,
+        default_value_t = ForwardedHeader::XForwardedFor
+    )]
+    pub forwarded_header: ForwardedHeader,
+
+    /// Sign-ups allowed per client address (IPv6: per /64) an hour, refilled continuously.
+    #[arg(
+        long,
+        env = "LATCHKEY_SIGN_UPS_PER_HOUR",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub sign_ups_per_hour: u32,
+
+    /// Failed sign-ins allowed per client address (IPv6: per /64) an hour, refilled
+    /// continuously.
+    #[arg(
+        long,
+        env = "LATCHKEY_FAILED_SIGN_INS_PER_HOUR",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub failed_sign_ins_per_hour: u32,
+
+    /// Days the audit log keeps an event.
+    #[arg(
+        long,
+        env = "LATCHKEY_AUDIT_RETENTION_DAYS",
+        default_value_t = 90,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub audit_retention_days: u32,
+
     /// How log lines are written.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Options of `latchkey audit`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// Only events of this user, by username (in any case) or user id.
+    #[arg(long)]
+    pub user: Option<String>,
+
+    /// Only events of this kind: sign_up, sign_in, sign_in_failed, throttled, sign_out,
+    /// session_revoked or password_changed.
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: Option<AuditKind>,
+
+    /// At most this many events, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+
+    /// One JSON object a line instead of a table.
+    #[arg(long)]
+    pub json: bool,
 
     /// The database.
     #[command(flatten)]
@@ -107,6 +190,20 @@ fn parse_origin(value: &str) -> Result<PublicOrigin, String> {
     })
 }
 
+fn parse_network(value: &str) -> Result<IpNet, String> {
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| "expected an address or a CIDR network such as 10.0.0.0/8".to_owned())
+}
+
+fn parse_kind(value: &str) -> Result<AuditKind, String> {
+    value.parse().map_err(|_| {
+        let kinds: Vec<&str> = AuditKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        format!("expected one of {}", kinds.join(", "))
+    })
+}
+
 fn parse_seconds(value: &str) -> Result<Duration, String> {
     let seconds: f64 = value
         .parse()
@@ -132,6 +229,40 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.listen, "127.0.0.1:3000".parse().expect("address"));
         assert!(!cli.serve.insecure_cookies);
+    }
+
+    #[test]
+    fn trusted_proxies_are_repeatable_and_take_bare_addresses() {
+        let cli = Cli::try_parse_from([
+            "latchkey",
+            "--trusted-proxy",
+            "10.0.0.0/8,192.0.2.1",
+            "--trusted-proxy",
+            "2001:db8::/32",
+        ])
+        .expect("parses");
+
+        let networks: Vec<String> = cli
+            .serve
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(networks, ["10.0.0.0/8", "192.0.2.1/32", "2001:db8::/32"]);
+        assert!(Cli::try_parse_from(["latchkey", "--trusted-proxy", "10.0.0.0/33"]).is_err());
+        assert!(Cli::try_parse_from(["latchkey", "--sign-ups-per-hour", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_audit_command_takes_filters_and_refuses_unknown_kinds() {
+        let cli = Cli::try_parse_from(["latchkey", "audit", "--kind", "throttled", "--json"])
+            .expect("parses");
+        let Some(Command::Audit(args)) = cli.command else {
+            panic!("not the audit command");
+        };
+        assert_eq!(args.kind, Some(AuditKind::Throttled));
+        assert!(args.json);
+        assert!(Cli::try_parse_from(["latchkey", "audit", "--kind", "login"]).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::cli::Command;
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => crate::serve::run(args).await,
+        Command::Audit(args) => crate::audit::run(args).await,
         Command::ImportLucia(args) => crate::import::run(args).await,
     }
 }

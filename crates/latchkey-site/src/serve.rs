@@ -4,14 +4,16 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use latchkey::Auth;
+use latchkey::throttle::RateRule;
+use latchkey::{AuditLog, Auth, Throttle, ThrottleConfig};
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
 use crate::database::Database;
-use crate::site::{self, Metrics, SiteConfig};
+use crate::site::client::TrustedProxies;
+use crate::site::{self, AbuseConfig, Metrics, SiteConfig};
 
-/// How often the server deletes expired sessions.
+/// How often the server deletes expired sessions, throttle records and old audit events.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
 /// Serves the site until SIGINT or SIGTERM, then lets in-flight requests finish and closes
@@ -32,6 +34,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         public_origin: args.public_origin.clone(),
         metrics: metrics.clone(),
         metrics_on_main: args.metrics_listen.is_none(),
+        abuse: abuse_config(&args),
     };
     let app = site::router(auth.clone(), &config);
     let metrics_server = match args.metrics_listen {
@@ -50,7 +53,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("session cookies are sent without Secure: use only for development");
     }
 
-    let purge = tokio::spawn(purge_expired_sessions(auth));
+    let retention = Duration::from_secs(u64::from(args.audit_retention_days) * 24 * 60 * 60);
+    let purge = tokio::spawn(purge_expired(
+        auth,
+        config.abuse.throttle.clone(),
+        retention,
+    ));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -86,13 +94,37 @@ async fn serve_metrics(
     }))
 }
 
-async fn purge_expired_sessions(auth: site::SiteAuth) {
+/// The throttles and client addresses the options ask for.
+fn abuse_config(args: &ServeArgs) -> AbuseConfig {
+    AbuseConfig {
+        trusted_proxies: TrustedProxies::new(args.trusted_proxies.clone(), args.forwarded_header),
+        throttle: ThrottleConfig {
+            sign_ups: RateRule::per_hour(args.sign_ups_per_hour),
+            failed_sign_ins: RateRule::per_hour(args.failed_sign_ins_per_hour),
+            ..ThrottleConfig::default()
+        },
+    }
+}
+
+/// Every [`PURGE_INTERVAL`]: deletes dead sessions, expired throttle records and full buckets,
+/// and audit events older than `retention`.
+async fn purge_expired(auth: site::SiteAuth, throttle: ThrottleConfig, retention: Duration) {
+    let throttle = Throttle::new(auth.adapter().clone(), auth.clock().clone(), throttle);
+    let audit = AuditLog::new(auth.adapter().clone(), auth.clock().clone());
     let mut interval = tokio::time::interval(PURGE_INTERVAL);
     loop {
         interval.tick().await;
         match auth.delete_expired_sessions().await {
             Ok(deleted) => tracing::info!(deleted, "expired sessions purged"),
             Err(error) => tracing::warn!(%error, "expired session purge failed"),
+        }
+        match throttle.delete_expired().await {
+            Ok(deleted) => tracing::info!(deleted, "expired throttle records purged"),
+            Err(error) => tracing::warn!(%error, "throttle purge failed"),
+        }
+        match audit.prune(retention).await {
+            Ok(deleted) => tracing::info!(deleted, "old audit events purged"),
+            Err(error) => tracing::warn!(%error, "audit log purge failed"),
         }
     }
 }

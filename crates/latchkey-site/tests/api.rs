@@ -20,7 +20,7 @@ async fn signing_up_creates_a_user_and_a_session_and_redirects_to_the_profile() 
     let reply = site
         .post_json(
             "/api/signup",
-            json!({ "username": "Alice", "password": "wonderland" }),
+            json!({ "username": "Alice", "password": "wonderland 1865" }),
             None,
         )
         .await;
@@ -143,20 +143,20 @@ async fn a_failed_form_sign_up_re_renders_the_page_with_the_message_and_the_user
 #[tokio::test]
 async fn a_username_taken_in_any_case_or_width_is_refused() {
     let site = site().await;
-    site.sign_up("Alice", "wonderland").await;
+    site.sign_up("Alice", "wonderland 1865").await;
 
     for taken in ["Alice", "alice", "ALICE", "ＡＬＩＣＥ"] {
         let reply = site
             .post_json(
                 "/api/signup",
-                json!({ "username": taken, "password": "another1" }),
+                json!({ "username": taken, "password": "another one 2" }),
                 None,
             )
             .await;
         assert_json_error(&reply, StatusCode::BAD_REQUEST, "Username already taken");
     }
     let form = site
-        .post_form("/api/signup", "username=ALICE&password=another1", None)
+        .post_form("/api/signup", "username=ALICE&password=another+one+2", None)
         .await;
     assert_eq!(form.status, StatusCode::BAD_REQUEST);
     assert!(form.body.contains("Username already taken"));

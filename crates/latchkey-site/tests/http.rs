@@ -266,7 +266,7 @@ async fn a_configured_public_origin_may_write() {
         ..SiteConfig::default()
     };
     let site = site_with(config).await;
-    let body = json!({ "username": "abcd", "password": "abcdef" }).to_string();
+    let body = json!({ "username": "abcd", "password": "abcdef 123" }).to_string();
 
     let from_public = request(Method::POST, "/api/signup")
         .header("content-type", "application/json")
@@ -290,7 +290,7 @@ async fn the_session_cookie_has_the_protective_attributes_and_matches_the_sessio
     let reply = site
         .post_json(
             "/api/signup",
-            json!({ "username": "cookie", "password": "monster" }),
+            json!({ "username": "cookie", "password": "cookie monster" }),
             None,
         )
         .await;

@@ -1,17 +1,26 @@
 //! `POST /api/signup`, `/api/login` and `/api/logout`.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::header::{ALLOW, USER_AGENT};
+use axum::http::header::{ALLOW, RETRY_AFTER, SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use latchkey::{Error, NewKey, Password, UserId, Username};
+use axum::Extension;
+use latchkey::password::check_new_password;
+use latchkey::throttle::Subject;
+use latchkey::{AuditKind, Error, NewKey, Password, UserId, Username};
 
+use super::client::Client;
+use super::guard::{Gate, Guard};
 use super::input::{Credentials, Format};
 use super::reply::{
     self, Page, Reply, INCORRECT_CREDENTIALS, INVALID_PASSWORD, INVALID_USERNAME, MALFORMED_BODY,
-    METHOD_NOT_ALLOWED, NOT_AUTHENTICATED, UNSUPPORTED_TYPE, USERNAME_TAKEN,
+    METHOD_NOT_ALLOWED, NOT_AUTHENTICATED, PASSWORD_TOO_COMMON, TOO_MANY_ATTEMPTS,
+    UNSUPPORTED_TYPE, USERNAME_TAKEN,
 };
 use super::{Device, Profile, SiteAuth, SiteRequest};
 
@@ -21,6 +30,8 @@ pub(crate) const PROVIDER: &str = "username";
 /// `POST /api/signup`: a new user with a username key, and a session.
 pub(crate) async fn signup(
     State(auth): State<SiteAuth>,
+    Extension(guard): Extension<Arc<Guard>>,
+    client: Client,
     session: SiteRequest,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -35,6 +46,15 @@ pub(crate) async fn signup(
     let Some(password) = checked_password(credentials.password, 6..=255) else {
         return reply.fail(StatusCode::BAD_REQUEST, INVALID_PASSWORD);
     };
+    if check_new_password(&password).is_err() {
+        return reply.fail(StatusCode::BAD_REQUEST, PASSWORD_TOO_COMMON);
+    }
+
+    match guard.begin_sign_up(&client, username.lookup()).await {
+        Ok(Gate::Open) => {}
+        Ok(Gate::Closed(retry_after)) => return too_many_attempts(&reply, retry_after),
+        Err(error) => return reply.error(error),
+    }
 
     let key = NewKey::new(PROVIDER, username.lookup()).with_password(password);
     let profile = Profile {
@@ -43,7 +63,16 @@ pub(crate) async fn signup(
     match auth.create_user(Some(key), profile).await {
         Ok(user) => {
             tracing::info!(user.id = %user.id, "user signed up");
-            start_session(&auth, &session, &user.id, &headers, &reply).await
+            let event = guard.event(AuditKind::SignUp, &client);
+            guard
+                .record(
+                    event
+                        .with_user_id(&user.id)
+                        .with_username(username.lookup()),
+                )
+                .await;
+            let response = start_session(&auth, &session, &user.id, &headers, &reply).await;
+            with_device_cookie(response, &guard, username.lookup(), None).await
         }
         Err(Error::DuplicateKey) => reply.fail(StatusCode::BAD_REQUEST, USERNAME_TAKEN),
         Err(error) => reply.error(error),
@@ -51,8 +80,13 @@ pub(crate) async fn signup(
 }
 
 /// `POST /api/login`: a new session for the right username and password.
+///
+/// Throttled before the password is checked (see [`Guard::begin_sign_in`]): per client
+/// address, and per account or, with a valid device cookie for the account, per device.
 pub(crate) async fn login(
     State(auth): State<SiteAuth>,
+    Extension(guard): Extension<Arc<Guard>>,
+    client: Client,
     session: SiteRequest,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -68,16 +102,45 @@ pub(crate) async fn login(
         return reply.fail(StatusCode::BAD_REQUEST, INVALID_PASSWORD);
     };
 
+    let lookup = username.lookup();
+    let device = guard.device(&headers, PROVIDER, lookup).await;
+    let subject = match &device {
+        Some(device) => Subject::Device(device),
+        None => Subject::Account {
+            provider_id: PROVIDER,
+            provider_user_id: lookup,
+        },
+    };
+    match guard.begin_sign_in(&client, subject, lookup).await {
+        Ok(Gate::Open) => {}
+        Ok(Gate::Closed(retry_after)) => return too_many_attempts(&reply, retry_after),
+        Err(error) => return reply.error(error),
+    }
+
     match auth
-        .sign_in_with_password(PROVIDER, username.lookup(), &password)
+        .sign_in_with_password(PROVIDER, lookup, &password)
         .await
     {
         Ok(user) => {
             tracing::info!(user.id = %user.id, "user signed in");
-            start_session(&auth, &session, &user.id, &headers, &reply).await
+            if let Err(error) = guard.sign_in_succeeded(&client, subject).await {
+                return reply.error(error);
+            }
+            let mut event = guard
+                .event(AuditKind::SignIn, &client)
+                .with_user_id(&user.id)
+                .with_username(lookup);
+            if device.is_some() {
+                event = event.with_detail("device");
+            }
+            guard.record(event).await;
+            let response = start_session(&auth, &session, &user.id, &headers, &reply).await;
+            with_device_cookie(response, &guard, lookup, device).await
         }
         Err(Error::InvalidCredentials) => {
             tracing::info!("sign-in failed");
+            let event = guard.event(AuditKind::SignInFailed, &client);
+            guard.record(event.with_username(lookup)).await;
             reply.fail(StatusCode::BAD_REQUEST, INCORRECT_CREDENTIALS)
         }
         Err(error) => reply.error(error),
@@ -87,6 +150,8 @@ pub(crate) async fn login(
 /// `POST /api/logout`: ends the request's session everywhere and clears its cookie.
 pub(crate) async fn logout(
     State(auth): State<SiteAuth>,
+    Extension(guard): Extension<Arc<Guard>>,
+    client: Client,
     session: SiteRequest,
     headers: HeaderMap,
 ) -> Response {
@@ -103,6 +168,11 @@ pub(crate) async fn logout(
 
     session.set_session(None);
     tracing::info!(user.id = %valid.user.id, session.id = valid.session.id.short(), "user signed out");
+    let event = guard
+        .event(AuditKind::SignOut, &client)
+        .with_user_id(&valid.user.id)
+        .with_username(&valid.user.attributes.username);
+    guard.record(event).await;
     reply.redirect("/login")
 }
 
@@ -112,6 +182,31 @@ pub(crate) async fn method_not_allowed() -> Response {
     response
         .headers_mut()
         .insert(ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+/// `429 Too Many Requests`, with `Retry-After` in whole seconds, rounded up.
+fn too_many_attempts(reply: &Reply, retry_after: Duration) -> Response {
+    let mut response = reply.fail(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_ATTEMPTS);
+    let seconds = retry_after.as_millis().div_ceil(1_000).max(1);
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds as u64));
+    response
+}
+
+/// Adds a device cookie for the account to a response that signed the browser in.
+async fn with_device_cookie(
+    mut response: Response,
+    guard: &Guard,
+    lookup: &str,
+    device: Option<latchkey::device::DeviceId>,
+) -> Response {
+    if response.status().is_redirection() {
+        if let Some(cookie) = guard.device_cookie(PROVIDER, lookup, device).await {
+            response.headers_mut().append(SET_COOKIE, cookie);
+        }
+    }
     response
 }
 

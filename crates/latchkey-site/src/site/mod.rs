@@ -6,6 +6,8 @@
 
 mod api;
 pub(crate) mod assets;
+pub mod client;
+mod guard;
 mod input;
 pub mod metrics;
 pub mod observe;
@@ -13,17 +15,19 @@ mod pages;
 mod reply;
 mod security;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use latchkey::Auth;
 use latchkey_axum::origin::PublicOrigin;
 use latchkey_axum::{AuthLayer, CookieConfig};
 use serde::{Deserialize, Serialize};
 
+pub use guard::{AbuseConfig, DEVICE_COOKIE};
 pub use metrics::Metrics;
 
 /// Request bodies above this size are refused with 413: a username and a password fit many
@@ -62,6 +66,8 @@ pub struct SiteConfig {
     pub metrics: Metrics,
     /// Whether `/metrics` is served beside the site, rather than on an address of its own.
     pub metrics_on_main: bool,
+    /// Throttles and the client address behind proxies.
+    pub abuse: AbuseConfig,
 }
 
 impl Default for SiteConfig {
@@ -71,6 +77,7 @@ impl Default for SiteConfig {
             public_origin: None,
             metrics: Metrics::new(),
             metrics_on_main: true,
+            abuse: AbuseConfig::default(),
         }
     }
 }
@@ -95,7 +102,12 @@ pub fn router(auth: SiteAuth, config: &SiteConfig) -> Router {
             "/api/logout",
             post(api::logout).fallback(api::method_not_allowed),
         )
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(Extension(Arc::new(guard::Guard::new(
+            &auth,
+            &config.abuse,
+            config.insecure_cookies,
+        ))));
 
     let mut site = Router::new()
         .route("/", get(pages::profile))

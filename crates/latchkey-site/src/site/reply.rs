@@ -15,6 +15,8 @@ use super::input::Format;
 pub(crate) const INVALID_USERNAME: &str = "Invalid username";
 pub(crate) const INVALID_PASSWORD: &str = "Invalid password";
 pub(crate) const USERNAME_TAKEN: &str = "Username already taken";
+pub(crate) const PASSWORD_TOO_COMMON: &str = "Password is too common";
+pub(crate) const TOO_MANY_ATTEMPTS: &str = "Too many attempts, try again later";
 pub(crate) const INCORRECT_CREDENTIALS: &str = "Incorrect username or password";
 pub(crate) const NOT_AUTHENTICATED: &str = "Not authenticated";
 pub(crate) const MALFORMED_BODY: &str = "Malformed request body";
