@@ -173,10 +173,11 @@ impl Client {
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Through the extractor, which also finds `MockConnectInfo` in tests.
+        let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .ok()
             .map(|ConnectInfo(peer)| peer.ip());
         let proxies = parts.extensions.get::<Arc<Guard>>().map(|g| g.proxies());
         let address = match (peer, proxies) {
