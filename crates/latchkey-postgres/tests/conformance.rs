@@ -7,7 +7,9 @@ use latchkey_postgres::PostgresAdapter;
 
 async fn fresh_adapter() -> Arc<dyn Adapter> {
     let url = latchkey_testdb::fresh_database().await;
-    let adapter = PostgresAdapter::connect(&url).await.expect("postgres opens");
+    let adapter = PostgresAdapter::connect(&url)
+        .await
+        .expect("postgres opens");
     Arc::new(adapter)
 }
 
