@@ -140,17 +140,17 @@ pub(super) fn verify(
 }
 
 /// The parts of a stored Argon2 PHC string that verification needs.
-struct StoredHash {
+pub(super) struct StoredHash {
     algorithm: Algorithm,
     version: Option<Version>,
-    params: Params,
+    pub(super) params: Params,
     salt: Zeroizing<Vec<u8>>,
     expected: Output,
 }
 
 impl StoredHash {
     /// Parses a PHC string, or `None` if it is not a complete Argon2 hash.
-    fn parse(stored: &str) -> Option<Self> {
+    pub(super) fn parse(stored: &str) -> Option<Self> {
         let phc = password_hash::PasswordHash::new(stored).ok()?;
         let algorithm = Algorithm::try_from(phc.algorithm).ok()?;
         let version = phc.version.map(Version::try_from).transpose().ok()?;
@@ -169,7 +169,7 @@ impl StoredHash {
     }
 
     /// Whether verifying this hash stays under the cost ceiling.
-    fn is_affordable(&self, configured: &Params) -> bool {
+    pub(super) fn is_affordable(&self, configured: &Params) -> bool {
         let max_memory = MAX_STORED_MEMORY_KIB.max(configured.m_cost());
         let max_work = MAX_STORED_WORK.max(work(configured));
 

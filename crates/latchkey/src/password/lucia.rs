@@ -61,16 +61,16 @@ pub(super) fn verify(password: &[u8], stored: &str) -> Result<Verification, Hash
 }
 
 /// A stored Lucia hash, split into its parts.
-struct StoredHash<'a> {
+pub(super) struct StoredHash<'a> {
     salt: &'a str,
     key_hex: &'a str,
-    r: u32,
+    pub(super) r: u32,
 }
 
 impl<'a> StoredHash<'a> {
     /// Splits a hash on `:` the way Lucia's `validateScryptHash` does: two parts are the legacy
     /// format, three starting with `s2` the current one, anything else is not Lucia's.
-    fn parse(stored: &'a str) -> Option<Self> {
+    pub(super) fn parse(stored: &'a str) -> Option<Self> {
         let mut parts = stored.split(':');
         let (salt, key_hex, r) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some(salt), Some(key_hex), None, None) => (salt, key_hex, R_LEGACY),

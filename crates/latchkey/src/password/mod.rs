@@ -152,6 +152,38 @@ fn verify_stored(
     }
 }
 
+/// What a stored hash is, as [`parse_stored_hash`] reads it.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoredScheme {
+    /// An Argon2 PHC string of any variant, at this cost.
+    Argon2(Argon2Params),
+    /// Lucia's scrypt, with block size `r`: 16 for `s2:<salt>:<hex>`, 8 for `<salt>:<hex>`.
+    Scrypt {
+        /// scrypt's block size parameter.
+        r: u32,
+    },
+}
+
+/// Reads a stored hash the way verification does, without hashing: for the fuzz targets, which
+/// cannot afford a hash per input. `None` is a hash that verifies as invalid without any work.
+/// Not part of the stable API.
+#[doc(hidden)]
+pub fn parse_stored_hash(stored: &str) -> Option<StoredScheme> {
+    if stored.starts_with('$') {
+        let params = argon2id::StoredHash::parse(stored)?.params;
+        Some(StoredScheme::Argon2(Argon2Params {
+            memory_kib: params.m_cost(),
+            iterations: params.t_cost(),
+            parallelism: params.p_cost(),
+        }))
+    } else {
+        let r = lucia::StoredHash::parse(stored)?.r;
+        Some(StoredScheme::Scrypt { r })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -313,6 +345,32 @@ mod tests {
                 "{stored:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_stored_hash_is_read_without_hashing_as_its_scheme_and_cost() {
+        let lucia = format!("s2:sejzexi8owaadjgm:{}", "0f".repeat(64));
+        let legacy = format!("sejzexi8owaadjgm:{}", "0f".repeat(64));
+        let argon2 = "$argon2i$v=19$m=1024,t=3,p=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+
+        assert_eq!(
+            parse_stored_hash(&lucia),
+            Some(StoredScheme::Scrypt { r: 16 })
+        );
+        assert_eq!(
+            parse_stored_hash(&legacy),
+            Some(StoredScheme::Scrypt { r: 8 })
+        );
+        assert_eq!(
+            parse_stored_hash(argon2),
+            Some(StoredScheme::Argon2(Argon2Params {
+                memory_kib: 1024,
+                iterations: 3,
+                parallelism: 2,
+            }))
+        );
+        assert_eq!(parse_stored_hash("$argon2id$v=19$m=1024,t=1,p=1$"), None);
+        assert_eq!(parse_stored_hash("plaintext"), None);
     }
 
     #[test]
