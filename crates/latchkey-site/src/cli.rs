@@ -54,7 +54,7 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 
-    /// The origin people reach the site at, such as https://login.example.com, when a proxy
+    /// The origin people reach the site at, such as `https://login.example.com`, when a proxy
     /// in front rewrites the Host header. Writes from it pass the cross-origin check.
     #[arg(long, env = "LATCHKEY_PUBLIC_ORIGIN", value_parser = parse_origin)]
     pub public_origin: Option<PublicOrigin>,
