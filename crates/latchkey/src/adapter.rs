@@ -2,7 +2,7 @@
 //!
 //! Adapters store rows and nothing more: every decision about expiry, hashing and ids is made
 //! by [`Auth`](crate::Auth), which passes the current time in, so an adapter is easy to write
-//! and the conformance suite ([`testing`](crate::testing), behind the `testing` feature)
+//! and the conformance suite (the `testing` module, behind the `testing` feature)
 //! checks all of them the same way.
 //!
 //! Attributes travel as JSON text so that the trait is object safe and one adapter serves

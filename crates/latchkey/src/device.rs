@@ -16,6 +16,11 @@
 //! constant time. The key is a server secret kept in the database ([`DeviceKey::load`]), made
 //! once and shared by every server; deleting it (`server_secrets` row `device-cookie-key`)
 //! voids every device cookie.
+//!
+//! TODO: whoever holds a copy of the database holds the key, and can mint device cookies for
+//! any account, each with its own allowance of failures; only the per-client buckets then
+//! bound their guessing. Recording issued device ids server-side, or keeping the key outside
+//! the database, would close that gap.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

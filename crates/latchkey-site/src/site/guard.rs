@@ -265,6 +265,10 @@ impl Guard {
 }
 
 /// The first `auth_device` cookie of the request, if any.
+///
+/// TODO: a browser holds one device cookie, for the account it last signed in to; a second
+/// account signed in from the same browser replaces it, and the first loses its exemption.
+/// Keeping a short list of signed entries in the cookie would cover shared browsers.
 fn device_cookie_value(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(COOKIE)
