@@ -1,6 +1,9 @@
 //! The library's hot calls: drawing a token, validating a session over SQLite in memory, and
 //! normalising a username. Results are recorded in docs/benchmarks.md.
 
+// `criterion_group!` defines a public function without documentation.
+#![allow(missing_docs)]
+
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};

@@ -44,6 +44,11 @@ struct Args {
     /// Bytes in the page body: the size of the site's profile page.
     #[arg(long, default_value_t = 800)]
     page_bytes: usize,
+
+    /// For experiments: a SQLite pragma (such as `cache_size = -512`) to run on every
+    /// connection of the pool before serving; repeatable. The harness passes none.
+    #[arg(long = "sqlite-pragma")]
+    sqlite_pragmas: Vec<String>,
 }
 
 struct Baseline {
@@ -55,6 +60,9 @@ struct Baseline {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let database = Database::open(&args.database_url, args.database_max_connections).await?;
+    if let Database::Sqlite(adapter) = &database {
+        apply_pragmas(adapter.pool(), &args.sqlite_pragmas).await?;
+    }
     let state = Arc::new(Baseline {
         database: database.clone(),
         page_bytes: args.page_bytes,
@@ -70,6 +78,25 @@ async fn main() -> anyhow::Result<()> {
         .await?;
 
     database.close().await;
+    Ok(())
+}
+
+/// Runs `pragmas` on every connection the pool can open, by holding them all at once.
+async fn apply_pragmas(pool: &sqlx::SqlitePool, pragmas: &[String]) -> anyhow::Result<()> {
+    if pragmas.is_empty() {
+        return Ok(());
+    }
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        let mut connection = pool.acquire().await?;
+        for pragma in pragmas {
+            sqlx::query(&format!("PRAGMA {pragma}"))
+                .execute(&mut *connection)
+                .await
+                .with_context(|| format!("PRAGMA {pragma} failed"))?;
+        }
+        held.push(connection);
+    }
     Ok(())
 }
 

@@ -139,12 +139,6 @@ fn report(out: &mut String, db: &str, cases: &Cases) -> std::fmt::Result {
         ("signin.bound", "bound_per_s"),
         Target::AtLeast(0.9),
     )?;
-    table.ratio(
-        "site / loop per core at once",
-        ("signin.site", "rps"),
-        ("signin.bound", "parallel_per_s"),
-        Target::Info,
-    )?;
 
     table.section("isolation: GET / at 32 connections during a sign-in flood")?;
     table.value("unloaded, requests/s", "isolation.unloaded", "rps", None)?;
@@ -179,6 +173,12 @@ fn report(out: &mut String, db: &str, cases: &Cases) -> std::fmt::Result {
     table.mib(
         "resident at idle after the GET runs, MiB",
         "footprint.after_load",
+        "rss_kib",
+        Some(Target::Below(20.0)),
+    )?;
+    table.mib(
+        "resident at idle 2 s after the flood, MiB",
+        "footprint.after_flood",
         "rss_kib",
         Some(Target::Below(20.0)),
     )?;
