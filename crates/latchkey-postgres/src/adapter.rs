@@ -233,7 +233,7 @@ impl Adapter for PostgresAdapter {
     async fn insert_session(&self, session: &SessionRow) -> AdapterResult<()> {
         self.bounded(async {
             sqlx::query(&format!(
-                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             ))
             .bind(&session.id)
             .bind(&session.user_id)
@@ -241,6 +241,7 @@ impl Adapter for PostgresAdapter {
             .bind(session.active_expires)
             .bind(session.idle_expires)
             .bind(session.absolute_expires)
+            .bind(session.last_seen_at)
             .bind(&session.attributes)
             .execute(&self.pool)
             .await
@@ -257,7 +258,7 @@ impl Adapter for PostgresAdapter {
         self.bounded(async {
             let row = sqlx::query(
                 "SELECT s.id, s.user_id, s.created_at, s.active_expires, s.idle_expires,
-                        s.absolute_expires, s.attributes AS session_attributes,
+                        s.absolute_expires, s.last_seen_at, s.attributes AS session_attributes,
                         u.attributes AS user_attributes
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.id = $1",
@@ -275,20 +276,25 @@ impl Adapter for PostgresAdapter {
         .await
     }
 
-    async fn update_session_expiry(
+    async fn update_session_activity(
         &self,
         id: &str,
+        last_seen_at: i64,
         active_expires: i64,
         idle_expires: i64,
     ) -> AdapterResult<()> {
         self.bounded(async {
-            sqlx::query("UPDATE sessions SET active_expires = $2, idle_expires = $3 WHERE id = $1")
-                .bind(id)
-                .bind(active_expires)
-                .bind(idle_expires)
-                .execute(&self.pool)
-                .await
-                .map_err(storage)?;
+            sqlx::query(
+                "UPDATE sessions SET last_seen_at = $2, active_expires = $3, idle_expires = $4
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(last_seen_at)
+            .bind(active_expires)
+            .bind(idle_expires)
+            .execute(&self.pool)
+            .await
+            .map_err(storage)?;
 
             Ok(())
         })
@@ -371,6 +377,40 @@ impl Adapter for PostgresAdapter {
                 .map_err(storage)?;
 
             Ok(result.rows_affected())
+        })
+        .await
+    }
+
+    async fn list_users(&self, offset: u64, limit: u64) -> AdapterResult<Vec<UserRow>> {
+        self.bounded(async {
+            let found = sqlx::query(&format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2"
+            ))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(storage)?;
+
+            found
+                .iter()
+                .map(rows::user)
+                .collect::<Result<_, _>>()
+                .map_err(storage)
+        })
+        .await
+    }
+
+    async fn count_live_sessions(&self, now: i64) -> AdapterResult<u64> {
+        self.bounded(async {
+            let count: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM sessions WHERE idle_expires >= $1")
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(storage)?;
+
+            Ok(u64::try_from(count).unwrap_or_default())
         })
         .await
     }

@@ -13,7 +13,8 @@ pub(crate) const KEY_COLUMNS: &str = "provider_id, provider_user_id, user_id, ha
 
 /// The columns [`session`] reads.
 pub(crate) const SESSION_COLUMNS: &str =
-    "id, user_id, created_at, active_expires, idle_expires, absolute_expires, attributes";
+    "id, user_id, created_at, active_expires, idle_expires, absolute_expires, last_seen_at, \
+     attributes";
 
 /// A row of `users`.
 pub(crate) fn user(row: &PgRow) -> Result<UserRow, sqlx::Error> {
@@ -44,6 +45,7 @@ pub(crate) fn session(row: &PgRow) -> Result<SessionRow, sqlx::Error> {
         active_expires: row.try_get("active_expires")?,
         idle_expires: row.try_get("idle_expires")?,
         absolute_expires: row.try_get("absolute_expires")?,
+        last_seen_at: row.try_get("last_seen_at")?,
         attributes: row.try_get("attributes")?,
     })
 }
@@ -57,6 +59,7 @@ pub(crate) fn session_and_user(row: &PgRow) -> Result<(SessionRow, UserRow), sql
         active_expires: row.try_get("active_expires")?,
         idle_expires: row.try_get("idle_expires")?,
         absolute_expires: row.try_get("absolute_expires")?,
+        last_seen_at: row.try_get("last_seen_at")?,
         attributes: row.try_get("session_attributes")?,
     };
     let user = UserRow {

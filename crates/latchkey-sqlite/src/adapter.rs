@@ -222,8 +222,9 @@ impl Adapter for SqliteAdapter {
     async fn insert_session(&self, session: &SessionRow) -> AdapterResult<()> {
         sqlx::query(
             "INSERT INTO sessions \
-             (id, user_id, created_at, active_expires, idle_expires, absolute_expires, attributes) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             (id, user_id, created_at, active_expires, idle_expires, absolute_expires, \
+             last_seen_at, attributes) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&session.id)
         .bind(&session.user_id)
@@ -231,6 +232,7 @@ impl Adapter for SqliteAdapter {
         .bind(session.active_expires)
         .bind(session.idle_expires)
         .bind(session.absolute_expires)
+        .bind(session.last_seen_at)
         .bind(&session.attributes)
         .execute(&self.pool)
         .await
@@ -243,8 +245,8 @@ impl Adapter for SqliteAdapter {
         let row = sqlx::query(
             "SELECT s.id AS id, s.user_id AS user_id, s.created_at AS created_at, \
              s.active_expires AS active_expires, s.idle_expires AS idle_expires, \
-             s.absolute_expires AS absolute_expires, s.attributes AS attributes, \
-             u.attributes AS user_attributes \
+             s.absolute_expires AS absolute_expires, s.last_seen_at AS last_seen_at, \
+             s.attributes AS attributes, u.attributes AS user_attributes \
              FROM sessions AS s JOIN users AS u ON u.id = s.user_id \
              WHERE s.id = ?",
         )
@@ -256,19 +258,24 @@ impl Adapter for SqliteAdapter {
         decode_optional(row, rows::session_and_user)
     }
 
-    async fn update_session_expiry(
+    async fn update_session_activity(
         &self,
         id: &str,
+        last_seen_at: i64,
         active_expires: i64,
         idle_expires: i64,
     ) -> AdapterResult<()> {
-        sqlx::query("UPDATE sessions SET active_expires = ?, idle_expires = ? WHERE id = ?")
-            .bind(active_expires)
-            .bind(idle_expires)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(classify)?;
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = ?, active_expires = ?, idle_expires = ? \
+             WHERE id = ?",
+        )
+        .bind(last_seen_at)
+        .bind(active_expires)
+        .bind(idle_expires)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
 
         Ok(())
     }
@@ -311,7 +318,7 @@ impl Adapter for SqliteAdapter {
         // the same on every call.
         let found = sqlx::query(
             "SELECT id, user_id, created_at, active_expires, idle_expires, absolute_expires, \
-             attributes FROM sessions \
+             last_seen_at, attributes FROM sessions \
              WHERE user_id = ? AND idle_expires >= ? \
              ORDER BY created_at DESC, id",
         )
@@ -332,6 +339,30 @@ impl Adapter for SqliteAdapter {
             .map_err(classify)?;
 
         Ok(result.rows_affected())
+    }
+
+    async fn list_users(&self, offset: u64, limit: u64) -> AdapterResult<Vec<UserRow>> {
+        let found = sqlx::query(
+            "SELECT id, attributes FROM users ORDER BY created_at, id LIMIT ? OFFSET ?",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+
+        decode_all(found, rows::user)
+    }
+
+    async fn count_live_sessions(&self, now: i64) -> AdapterResult<u64> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sessions WHERE idle_expires >= ?")
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(classify)?;
+
+        Ok(u64::try_from(count).unwrap_or_default())
     }
 
     async fn ping(&self) -> AdapterResult<()> {

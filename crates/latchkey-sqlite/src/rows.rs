@@ -33,6 +33,7 @@ pub(crate) fn session(row: &SqliteRow) -> Result<SessionRow, sqlx::Error> {
         active_expires: row.try_get("active_expires")?,
         idle_expires: row.try_get("idle_expires")?,
         absolute_expires: row.try_get("absolute_expires")?,
+        last_seen_at: row.try_get("last_seen_at")?,
         attributes: row.try_get("attributes")?,
     })
 }

@@ -35,6 +35,7 @@ fn session(id: &str, user_id: &str, created_at: i64) -> SessionRow {
         active_expires: created_at + 1_000,
         idle_expires: created_at + 2_000,
         absolute_expires: created_at + 10_000,
+        last_seen_at: created_at,
         attributes: "{}".to_owned(),
     }
 }
@@ -130,7 +131,10 @@ async fn connecting_twice_to_one_file_keeps_the_data_and_migrates_once() {
     let second = open_file(&dir).await;
 
     assert_eq!(second.user("u1").await.expect("user"), Some(user("u1")));
-    assert_eq!(count(&second, "_sqlx_migrations").await, 1);
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .expect("migrations folder")
+        .count();
+    assert_eq!(count(&second, "_sqlx_migrations").await, i64::try_from(files).expect("few"));
     second.close().await;
 }
 

@@ -51,6 +51,9 @@ pub struct SessionRow {
     pub idle_expires: i64,
     /// The absolute end of the session, which renewal never moves.
     pub absolute_expires: i64,
+    /// When the session was last used, to the granularity of
+    /// [`SessionConfig::activity_interval`](crate::SessionConfig::activity_interval).
+    pub last_seen_at: i64,
     /// The application's attributes, as JSON text.
     pub attributes: String,
 }
@@ -179,10 +182,12 @@ pub trait Adapter: Send + Sync + 'static {
     /// The session with this id and its user, in one round trip.
     async fn session_and_user(&self, id: &str) -> AdapterResult<Option<(SessionRow, UserRow)>>;
 
-    /// Moves a session's active and idle expiry.
-    async fn update_session_expiry(
+    /// Records that a session was used at `last_seen_at`, and moves its active and idle
+    /// expiry.
+    async fn update_session_activity(
         &self,
         id: &str,
+        last_seen_at: i64,
         active_expires: i64,
         idle_expires: i64,
     ) -> AdapterResult<()>;
@@ -201,6 +206,12 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Deletes every session whose idle expiry is before `now`, returning how many went.
     async fn delete_expired_sessions(&self, now: i64) -> AdapterResult<u64>;
+
+    /// Up to `limit` users after skipping `offset`, oldest first, for administration.
+    async fn list_users(&self, offset: u64, limit: u64) -> AdapterResult<Vec<UserRow>>;
+
+    /// How many sessions have an idle expiry not before `now`.
+    async fn count_live_sessions(&self, now: i64) -> AdapterResult<u64>;
 
     /// Checks that the database answers, for health reports.
     async fn ping(&self) -> AdapterResult<()>;

@@ -469,6 +469,7 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
             active_expires,
             idle_expires,
             absolute_expires,
+            last_seen_at: now,
             attributes: encode(&attributes)?,
         };
 
@@ -504,14 +505,21 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
             return Err(Error::InvalidSession);
         }
 
+        // One write at most, and none on most requests: when the session is renewed, or when
+        // its last-seen time is older than the activity interval.
         let fresh = now > row.active_expires;
+        let stale =
+            now.saturating_sub(row.last_seen_at) >= millis(self.inner.sessions.activity_interval);
         if fresh {
             (row.active_expires, row.idle_expires) = self.expiry_from(now, row.absolute_expires);
+            tracing::debug!(session.id = id.short(), "session extended");
+        }
+        if fresh || stale {
+            row.last_seen_at = now;
             self.inner
                 .adapter
-                .update_session_expiry(id.as_str(), row.active_expires, row.idle_expires)
+                .update_session_activity(id.as_str(), now, row.active_expires, row.idle_expires)
                 .await?;
-            tracing::debug!(session.id = id.short(), "session extended");
         }
 
         let attributes = decode(&row.attributes)?;
@@ -617,6 +625,26 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
             .collect()
     }
 
+    /// Up to `limit` users after skipping `offset`, oldest first, for administration.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub async fn users(&self, offset: u64, limit: u64) -> Result<Vec<User<U>>, Error> {
+        let rows = self.inner.adapter.list_users(offset, limit).await?;
+        rows.into_iter().map(decode_user).collect()
+    }
+
+    /// How many sessions are live now, across all users.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub async fn count_live_sessions(&self) -> Result<u64, Error> {
+        let now = to_millis(self.now());
+        Ok(self.inner.adapter.count_live_sessions(now).await?)
+    }
+
     /// Deletes every dead session, returning how many went.
     ///
     /// # Errors
@@ -688,6 +716,7 @@ fn session_from_row<S>(row: SessionRow, attributes: S, fresh: bool) -> Session<S
         active_expires_at: from_millis(row.active_expires),
         expires_at: from_millis(row.idle_expires),
         absolute_expires_at: from_millis(row.absolute_expires),
+        last_seen_at: from_millis(row.last_seen_at),
         attributes,
         fresh,
     }

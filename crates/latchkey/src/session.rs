@@ -24,6 +24,9 @@ pub struct SessionConfig {
     pub idle_period: Duration,
     /// How long after creation a session ends however it is used.
     pub absolute_lifetime: Duration,
+    /// The least time between two writes of a session's last-seen time, so that validation
+    /// costs no write on most requests.
+    pub activity_interval: Duration,
 }
 
 impl Default for SessionConfig {
@@ -33,6 +36,7 @@ impl Default for SessionConfig {
             active_period: DAY,
             idle_period: DAY * 14,
             absolute_lifetime: DAY * 30,
+            activity_interval: Duration::from_secs(60),
         }
     }
 }
@@ -52,6 +56,8 @@ pub struct Session<S> {
     pub expires_at: SystemTime,
     /// When it dies however it is used.
     pub absolute_expires_at: SystemTime,
+    /// When it was last used, to within the configured activity interval.
+    pub last_seen_at: SystemTime,
     /// Whatever the application keeps about the session.
     pub attributes: S,
     /// True when this validation extended the session, so its cookie must be sent again.

@@ -368,6 +368,7 @@ fn session_row(
         active_expires: session.active_expires.min(absolute_expires),
         idle_expires: session.idle_expires.min(absolute_expires),
         absolute_expires,
+        last_seen_at: 0,
         attributes,
     }
 }

@@ -326,3 +326,50 @@ pub async fn a_reachable_database_answers_a_ping(adapter: Arc<dyn Adapter>) {
 
     auth.ping().await.expect("answers");
 }
+
+/// Last-seen moves when a session is used a minute or more after it last moved, and not
+/// sooner, so that most requests cost no write.
+pub async fn last_seen_is_written_at_most_once_a_minute(adapter: Arc<dyn Adapter>) {
+    let (auth, clock) = auth(adapter.clone());
+    let (_, issued) = user_with_session(&auth, "seen").await;
+    let interval = auth.session_config().activity_interval;
+    let stored = |adapter: Arc<dyn Adapter>, id: String| async move {
+        let (row, _) = adapter
+            .session_and_user(&id)
+            .await
+            .expect("read")
+            .expect("present");
+        row.last_seen_at
+    };
+    let id = issued.session.id.as_str().to_owned();
+    assert_eq!(stored(adapter.clone(), id.clone()).await, START);
+
+    clock.advance(interval - MS);
+    let early = auth.validate_session(&issued.token).await.expect("valid");
+    let unchanged = stored(adapter.clone(), id.clone()).await;
+    clock.advance(MS);
+    let due = auth.validate_session(&issued.token).await.expect("valid");
+    let moved = stored(adapter.clone(), id.clone()).await;
+
+    assert_eq!(to_millis(early.session.last_seen_at), START);
+    assert_eq!(unchanged, START);
+    assert_eq!(due.session.last_seen_at, auth.now());
+    assert_eq!(moved, to_millis(auth.now()));
+    let listed = auth
+        .user_sessions(&issued.session.user_id)
+        .await
+        .expect("listed");
+    assert_eq!(listed[0].last_seen_at, auth.now());
+}
+
+/// The count of live sessions leaves out dead ones.
+pub async fn live_sessions_are_counted(adapter: Arc<dyn Adapter>) {
+    let (auth, clock) = auth(adapter);
+    user_with_session(&auth, "counted1").await;
+    let config = *auth.session_config();
+    clock.advance(config.active_period + config.idle_period + MS);
+    user_with_session(&auth, "counted2").await;
+    user_with_session(&auth, "counted3").await;
+
+    assert_eq!(auth.count_live_sessions().await.expect("counted"), 2);
+}

@@ -228,3 +228,37 @@ pub async fn deleting_a_user_removes_their_keys_and_sessions(adapter: Arc<dyn Ad
         .expect("read");
     assert!(session.is_none());
 }
+
+/// Users are listed oldest first, a page at a time.
+pub async fn users_are_listed_a_page_at_a_time(adapter: Arc<dyn Adapter>) {
+    let (auth, _) = auth(adapter);
+    let mut created = Vec::new();
+    for n in 0..5 {
+        let user = auth
+            .create_user(None, Profile::named(&format!("listed{n}")))
+            .await
+            .expect("created");
+        created.push(user.id);
+        // Creation times come from the database's clock; keep them apart.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+
+    let first: Vec<UserId> = auth
+        .users(0, 3)
+        .await
+        .expect("listed")
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    let rest: Vec<UserId> = auth
+        .users(3, 3)
+        .await
+        .expect("listed")
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+
+    assert_eq!(first, created[..3]);
+    assert_eq!(rest, created[3..]);
+    assert!(auth.users(5, 3).await.expect("listed").is_empty());
+}
