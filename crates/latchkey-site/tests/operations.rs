@@ -95,6 +95,8 @@ async fn metrics_count_requests_sign_ins_sign_ups_and_hash_waits() {
         3.0
     );
     assert_eq!(sample(text, "latchkey_password_hash_queue_depth"), 0.0);
+    // The sign-up's session and the sign-in's.
+    assert_eq!(sample(text, "latchkey_live_sessions"), 2.0);
     assert!(text.contains("# TYPE latchkey_password_hash_wait_seconds histogram"));
     assert!(text.trim_end().ends_with("# EOF"));
 }

@@ -49,6 +49,7 @@ struct Inner {
     sign_ups: Family<OutcomeLabels, Counter>,
     hash_queue_depth: Gauge,
     hash_wait: Histogram,
+    live_sessions: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -75,6 +76,7 @@ impl Metrics {
         let sign_ups = Family::<OutcomeLabels, Counter>::default();
         let hash_queue_depth = Gauge::default();
         let hash_wait = Histogram::new(exponential_buckets(0.000_1, 2.0, 18));
+        let live_sessions = Gauge::default();
 
         let mut registry = Registry::with_prefix("latchkey");
         registry.register(
@@ -100,6 +102,12 @@ impl Metrics {
             hash_wait.clone(),
         );
 
+        registry.register(
+            "live_sessions",
+            "Sessions not yet expired, across every instance",
+            live_sessions.clone(),
+        );
+
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -109,6 +117,7 @@ impl Metrics {
                 sign_ups,
                 hash_queue_depth,
                 hash_wait,
+                live_sessions,
             }),
         }
     }
@@ -162,8 +171,20 @@ impl Metrics {
         WaitObserver::new(move |waited| wait.observe(waited.as_secs_f64()))
     }
 
-    /// The metrics in Prometheus' text format, with gauges read now.
-    pub(crate) fn render(&self, auth: &SiteAuth) -> String {
+    /// The metrics in Prometheus' text format, with gauges read now. The live-session count
+    /// is one indexed count in the database; when the database does not answer in time the
+    /// gauge keeps its last value.
+    pub(crate) async fn render(&self, auth: &SiteAuth) -> String {
+        let count = tokio::time::timeout(super::HEALTH_TIMEOUT, auth.count_live_sessions()).await;
+        match count {
+            Ok(Ok(live)) => {
+                self.inner
+                    .live_sessions
+                    .set(i64::try_from(live).unwrap_or(i64::MAX));
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "live sessions could not be counted"),
+            Err(_) => tracing::warn!("counting live sessions timed out"),
+        }
         let depth = i64::try_from(auth.hasher().queue_depth()).unwrap_or(i64::MAX);
         self.inner.hash_queue_depth.set(depth);
 

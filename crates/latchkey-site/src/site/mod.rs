@@ -138,7 +138,7 @@ pub fn metrics_router(metrics: Metrics) -> Router<SiteAuth> {
             let metrics = metrics.clone();
             async move {
                 let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-                ([(CONTENT_TYPE, content_type)], metrics.render(&auth))
+                ([(CONTENT_TYPE, content_type)], metrics.render(&auth).await)
             }
         }),
     )
