@@ -183,3 +183,26 @@ async fn after_signing_out_the_back_button_does_not_show_the_profile(scripting: 
     assert!(!visit.browser.source().await.contains("Alice_Example"));
     visit.finish().await;
 }
+
+#[tokio::test]
+async fn a_profile_restored_by_the_back_button_after_signing_out_is_asked_for_again() {
+    let visit = Visit::start(Scripting::On).await;
+
+    // Forms the browser posts itself, as when the script has not loaded yet: Chromium then
+    // keeps the `no-store` profile in its back/forward cache, and the page's script must not
+    // let it be shown as it was.
+    visit.open("/signup").await;
+    visit.browser.fill("username", "Alice_Example").await;
+    visit.browser.fill("password", PASSWORD).await;
+    visit.browser.submit_without_script().await;
+    visit.wait_for("/").await;
+    visit.browser.submit_without_script().await;
+    visit.wait_for("/login").await;
+
+    visit.browser.back().await;
+
+    visit.wait_for("/login").await;
+    assert_eq!(visit.browser.heading().await, "Sign in");
+    assert!(!visit.browser.source().await.contains("Alice_Example"));
+    visit.finish().await;
+}

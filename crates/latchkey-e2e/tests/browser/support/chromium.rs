@@ -256,6 +256,16 @@ impl Browser {
             .unwrap_or_else(|error| panic!("script failed: {error}"))
     }
 
+    /// Posts the page's first form as the browser does on its own, skipping the page's submit
+    /// handlers and the browser's own checks of the fields.
+    pub async fn submit_without_script(&self) {
+        self.execute(
+            "HTMLFormElement.prototype.submit.call(document.forms[0])",
+            vec![],
+        )
+        .await;
+    }
+
     /// Whether the page shown may run its scripts. HTML parses `<noscript>` content as
     /// elements only where scripting is off, which WebDriver's own scripts, allowed either
     /// way, can observe without touching the page.

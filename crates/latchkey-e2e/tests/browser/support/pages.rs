@@ -51,14 +51,8 @@ impl Page {
                 visit.open("/signup").await;
                 browser.fill("username", "abc").await;
                 browser.fill("password", "secret password").await;
-                // `submit()` skips the script's handler and the browser's own length check,
-                // so the server gets the post and renders its refusal.
-                browser
-                    .execute(
-                        "HTMLFormElement.prototype.submit.call(document.forms[0])",
-                        vec![],
-                    )
-                    .await;
+                // Past the browser's length check, so the server renders its refusal.
+                browser.submit_without_script().await;
                 visit.wait_for("/api/signup").await;
                 browser
                     .wait_for_text("#form-error", "Invalid username")
