@@ -98,12 +98,14 @@ impl CookieConfig {
 
     /// Whether the request carried a cookie of this name at all, well formed or not.
     pub fn is_present(&self, headers: &HeaderMap) -> bool {
+        // The name is trimmed as `Cookie::parse` trims it in `read_token`, so that every
+        // cookie read as a token also counts as sent.
         headers
             .get_all(COOKIE)
             .iter()
             .filter_map(|header| header.to_str().ok())
             .flat_map(|header| header.split(';'))
-            .any(|pair| pair.trim().split('=').next() == Some(self.name.as_str()))
+            .any(|pair| pair.split('=').next().map(str::trim) == Some(self.name.as_str()))
     }
 
     fn base(&self, value: String) -> cookie::CookieBuilder<'static> {
@@ -188,6 +190,20 @@ mod tests {
         let read = CookieConfig::default().read_token(&cookie_header(&header));
 
         assert_eq!(read, Some(token));
+    }
+
+    #[test]
+    fn a_cookie_with_white_space_around_its_name_is_read_and_counts_as_sent() {
+        // Found by the cookie fuzz target: the token was read, but the cookie did not count as
+        // sent, so a stale one would not have been cleared.
+        let token = SessionToken::generate();
+        let headers = cookie_header(&format!("  auth_session =  {}  ;", token.expose_secret()));
+        let config = CookieConfig::default();
+
+        let read = config.read_token(&headers);
+
+        assert_eq!(read, Some(token));
+        assert!(config.is_present(&headers));
     }
 
     #[test]
