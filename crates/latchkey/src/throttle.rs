@@ -304,6 +304,16 @@ impl Throttle {
         Ok(self.adapter.clear_attempts(&subject.key()).await?)
     }
 
+    /// The attempts counted against `subject` and not yet forgotten, for an operator to see;
+    /// [`LockoutRule::locked_until`] says whether they lock it.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub async fn attempts(&self, subject: Subject<'_>) -> Result<Option<AttemptRow>, Error> {
+        Ok(self.adapter.attempts(&subject.key(), self.now()).await?)
+    }
+
     /// Takes a token from `client`'s bucket for `limit`; refused when it is empty.
     ///
     /// `client` names the source, such as an address or the network a limit applies to.
