@@ -27,7 +27,7 @@ for (const form of document.querySelectorAll("form[data-enhance]")) {
         credentials: "same-origin",
       });
       if (response.type === "opaqueredirect" || response.ok) {
-        const target = form.action.endsWith("/api/logout") ? "/login" : "/";
+        const target = form.dataset.next || "/";
         window.location.assign(target);
         return;
       }

@@ -301,14 +301,25 @@ async fn signing_out_ends_the_session_everywhere_and_clears_the_cookie() {
 }
 
 #[tokio::test]
-async fn a_form_sign_out_answers_303_to_the_login_page() {
+async fn a_form_sign_out_answers_303_to_a_login_page_that_clears_the_browser_cache() {
     let site = site().await;
     let token = site.sign_up("hank", "hanks password").await;
 
     let reply = site.post_form("/api/logout", "", Some(&token)).await;
+    let page = site.get("/login?signed-out", None).await;
+    let clearing = site.get("/static/signed-out.css", None).await;
 
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    assert_eq!(reply.location(), Some("/login"));
+    assert_eq!(reply.location(), Some("/login?signed-out"));
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("href=\"/static/signed-out.css\""));
+    assert!(!site
+        .get("/login", None)
+        .await
+        .body
+        .contains("signed-out.css"));
+    assert_eq!(clearing.header("clear-site-data"), Some("\"cache\""));
+    assert_eq!(clearing.header("cache-control"), Some("no-store"));
 }
 
 #[tokio::test]

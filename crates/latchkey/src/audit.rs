@@ -37,11 +37,13 @@ pub enum AuditKind {
     SessionRevoked,
     /// A password was changed.
     PasswordChanged,
+    /// A user deleted their account, or an operator did.
+    AccountDeleted,
 }
 
 impl AuditKind {
     /// Every kind.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::SignUp,
         Self::SignIn,
         Self::SignInFailed,
@@ -49,6 +51,7 @@ impl AuditKind {
         Self::SignOut,
         Self::SessionRevoked,
         Self::PasswordChanged,
+        Self::AccountDeleted,
     ];
 
     /// The stored name, such as `sign_in_failed`.
@@ -61,6 +64,7 @@ impl AuditKind {
             Self::SignOut => "sign_out",
             Self::SessionRevoked => "session_revoked",
             Self::PasswordChanged => "password_changed",
+            Self::AccountDeleted => "account_deleted",
         }
     }
 }

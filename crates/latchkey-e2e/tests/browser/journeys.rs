@@ -20,15 +20,10 @@ mod after_signing_out_the_back_button_does_not_show_the_profile {
         super::after_signing_out_the_back_button_does_not_show_the_profile(Scripting::On).await;
     }
 
-    // TODO: un-ignore when the site evicts the profile from Chromium's back/forward cache on
-    // a sign-out without JavaScript. Chromium 156 keeps `Cache-Control: no-store` pages in
-    // that cache and restores them even after the session cookie was cleared, so the back
-    // button shows the signed-out profile; only `Clear-Site-Data: "cache"` on a response that
-    // arrives after the profile entered the cache (a subresource of the page after sign-out)
-    // evicts it, and only the server can send that header. The page's script reloads restored
-    // pages, which covers visitors with JavaScript.
+    // Chromium keeps `no-store` pages in its back/forward cache; without the page's script,
+    // what evicts the profile is the sign-in page after a sign-out, whose stylesheet answers
+    // with `Clear-Site-Data: "cache"`.
     #[tokio::test]
-    #[ignore = "Chromium restores the no-store profile from its back/forward cache (see TODO)"]
     async fn without_javascript() {
         super::after_signing_out_the_back_button_does_not_show_the_profile(Scripting::Off).await;
     }
@@ -90,10 +85,10 @@ async fn a_wrong_password_shows_the_message_beside_the_form(scripting: Scripting
         .submit_credentials("Alice_Example", "not the password")
         .await;
 
-    // The script shows the message in place; without it the server answers the post with
-    // the page again.
+    // The script shows the message in place, on the sign-in page the sign-out led to;
+    // without it the server answers the post with the page again.
     let page = match scripting {
-        Scripting::On => "/login",
+        Scripting::On => "/login?signed-out",
         Scripting::Off => "/api/login",
     };
     visit.wait_for(page).await;
@@ -197,7 +192,7 @@ async fn a_profile_restored_by_the_back_button_after_signing_out_is_asked_for_ag
     visit.browser.submit_without_script().await;
     visit.wait_for("/").await;
     visit.browser.submit_without_script().await;
-    visit.wait_for("/login").await;
+    visit.wait_for("/login?signed-out").await;
 
     visit.browser.back().await;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::header::{ALLOW, RETRY_AFTER, SET_COOKIE, USER_AGENT};
+use axum::http::header::{ALLOW, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Extension;
@@ -26,6 +26,10 @@ use super::{Device, Profile, SiteAuth, SiteRequest};
 
 /// The key provider for usernames, as in the Lucia guide.
 pub(crate) const PROVIDER: &str = "username";
+
+/// Where a form that signed the browser out leads: the sign-in page, told to clear the
+/// browser's cache (see `pages::login`).
+pub(crate) const SIGNED_OUT: &str = "/login?signed-out";
 
 /// `POST /api/signup`: a new user with a username key, and a session.
 pub(crate) async fn signup(
@@ -71,7 +75,7 @@ pub(crate) async fn signup(
                         .with_username(username.lookup()),
                 )
                 .await;
-            let response = start_session(&auth, &session, &user.id, &headers, &reply).await;
+            let response = start_session(&auth, &session, &user.id, &client, &reply).await;
             with_device_cookie(response, &guard, username.lookup(), None).await
         }
         Err(Error::DuplicateKey) => reply.fail(StatusCode::BAD_REQUEST, USERNAME_TAKEN),
@@ -134,7 +138,7 @@ pub(crate) async fn login(
                 event = event.with_detail("device");
             }
             guard.record(event).await;
-            let response = start_session(&auth, &session, &user.id, &headers, &reply).await;
+            let response = start_session(&auth, &session, &user.id, &client, &reply).await;
             with_device_cookie(response, &guard, lookup, device).await
         }
         Err(Error::InvalidCredentials) => {
@@ -155,7 +159,8 @@ pub(crate) async fn logout(
     session: SiteRequest,
     headers: HeaderMap,
 ) -> Response {
-    let reply = Reply::new(Format::of_bodyless(&headers), Page::Login, None);
+    let format = Format::of_bodyless(&headers);
+    let reply = Reply::new(format, Page::Login, None);
 
     let valid = match session.validate().await {
         Ok(Some(valid)) => valid,
@@ -173,7 +178,10 @@ pub(crate) async fn logout(
         .with_user_id(&valid.user.id)
         .with_username(&valid.user.attributes.username);
     guard.record(event).await;
-    reply.redirect("/login")
+    match format {
+        Format::Json => reply.redirect("/login"),
+        Format::Form => reply.redirect(SIGNED_OUT),
+    }
 }
 
 /// Any method but POST on an API route.
@@ -186,13 +194,19 @@ pub(crate) async fn method_not_allowed() -> Response {
 }
 
 /// `429 Too Many Requests`, with `Retry-After` in whole seconds, rounded up.
-fn too_many_attempts(reply: &Reply, retry_after: Duration) -> Response {
+pub(crate) fn too_many_attempts(reply: &Reply, retry_after: Duration) -> Response {
     let mut response = reply.fail(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_ATTEMPTS);
-    let seconds = retry_after.as_millis().div_ceil(1_000).max(1);
+    set_retry_after(&mut response, retry_after);
+    response
+}
+
+/// Sets `Retry-After` to `after` in whole seconds, rounded up.
+pub(crate) fn set_retry_after(response: &mut Response, after: Duration) {
+    let seconds = after.as_millis().div_ceil(1_000).max(1);
+    let seconds = u64::try_from(seconds).unwrap_or(u64::MAX);
     response
         .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(seconds as u64));
-    response
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
 }
 
 /// Adds a device cookie for the account to a response that signed the browser in.
@@ -241,7 +255,7 @@ fn checked_username(
     Username::parse(input?, length).ok()
 }
 
-fn checked_password(
+pub(crate) fn checked_password(
     input: Option<String>,
     length: std::ops::RangeInclusive<usize>,
 ) -> Option<Password> {
@@ -257,7 +271,7 @@ async fn start_session(
     auth: &SiteAuth,
     session: &SiteRequest,
     user_id: &UserId,
-    headers: &HeaderMap,
+    client: &Client,
     reply: &Reply,
 ) -> Response {
     if let Ok(Some(previous)) = session.validate().await {
@@ -267,10 +281,8 @@ async fn start_session(
     }
 
     let device = Device {
-        user_agent: headers
-            .get(USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(|agent| agent.chars().take(200).collect()),
+        user_agent: client.user_agent.clone(),
+        address: client.address_text(),
     };
     match auth.create_session(user_id, device).await {
         Ok(issued) => {

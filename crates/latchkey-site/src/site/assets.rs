@@ -41,6 +41,9 @@ pub(crate) async fn serve(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    if file == "signed-out.css" {
+        return signed_out();
+    }
     let (content, content_type, version) = match file.as_str() {
         "style.css" => (STYLE, "text/css; charset=utf-8", &VERSIONS.style),
         "app.js" => (SCRIPT, "text/javascript; charset=utf-8", &VERSIONS.script),
@@ -70,3 +73,21 @@ pub(crate) async fn serve(
     }
     (headers_out, content).into_response()
 }
+
+/// An empty stylesheet whose response tells the browser to drop its cache for this site,
+/// back/forward cache included: linked by the sign-in page right after a sign-out.
+fn signed_out() -> Response {
+    let headers = [
+        (
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/css; charset=utf-8"),
+        ),
+        (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (CLEAR_SITE_DATA, HeaderValue::from_static("\"cache\"")),
+    ];
+    (headers, "").into_response()
+}
+
+/// The `Clear-Site-Data` response header (W3C Clear Site Data).
+const CLEAR_SITE_DATA: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("clear-site-data");

@@ -93,6 +93,54 @@ impl Credentials {
     }
 }
 
+/// The string fields of a body, for forms with other fields than a username and password.
+/// A field that is missing or not a string reads as `None`; the first occurrence counts.
+#[derive(Default)]
+pub(crate) struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    /// Reads every string field from a body in `format`. An empty body has no fields.
+    pub(crate) fn decode(format: Format, body: &[u8]) -> Result<Self, Malformed> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        let pairs = match format {
+            Format::Json => {
+                let Value::Object(object) = serde_json::from_slice(body).map_err(|_| Malformed)?
+                else {
+                    return Err(Malformed);
+                };
+                object
+                    .into_iter()
+                    .filter_map(|(name, value)| match value {
+                        Value::String(value) => Some((name, value)),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            Format::Form => form_urlencoded::parse(body).into_owned().collect(),
+        };
+        Ok(Self(pairs))
+    }
+
+    /// The field `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Fields may be passwords: names only.
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")

@@ -4,6 +4,7 @@
 //! pages; `/api/signup`, `/api/login` and `/api/logout` take a JSON body from scripts or a
 //! form post from a browser without JavaScript, and answer in kind.
 
+mod account;
 mod api;
 pub(crate) mod assets;
 pub mod client;
@@ -47,6 +48,9 @@ pub struct Device {
     /// The `User-Agent` the session was created with, shortened.
     #[serde(default)]
     pub user_agent: Option<String>,
+    /// The client address the session was created from.
+    #[serde(default)]
+    pub address: Option<String>,
 }
 
 /// The site's [`Auth`].
@@ -101,6 +105,23 @@ pub fn router(auth: SiteAuth, config: &SiteConfig) -> Router {
         .route(
             "/api/logout",
             post(api::logout).fallback(api::method_not_allowed),
+        )
+        .route("/api/sessions", get(account::sessions))
+        .route(
+            "/api/sessions/revoke",
+            post(account::revoke_session).fallback(api::method_not_allowed),
+        )
+        .route(
+            "/api/sessions/revoke-others",
+            post(account::revoke_other_sessions).fallback(api::method_not_allowed),
+        )
+        .route(
+            "/api/password",
+            post(account::change_password).fallback(api::method_not_allowed),
+        )
+        .route(
+            "/api/account/delete",
+            post(account::delete_account).fallback(api::method_not_allowed),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(Extension(Arc::new(guard::Guard::new(

@@ -51,6 +51,7 @@ pub(crate) struct CredentialsPage<'a> {
     switch_prompt: &'a str,
     switch_href: &'a str,
     switch_label: &'a str,
+    signed_out: bool,
 }
 
 /// A page that only says something, for errors.
@@ -83,6 +84,7 @@ impl Page {
                 switch_prompt: "Already have an account?",
                 switch_href: "/login",
                 switch_label: "Sign in",
+                signed_out: false,
             },
             Page::Login => CredentialsPage {
                 assets: &VERSIONS,
@@ -97,9 +99,33 @@ impl Page {
                 switch_prompt: "No account yet?",
                 switch_href: "/signup",
                 switch_label: "Create an account",
+                signed_out: false,
             },
         };
         page.render()
+    }
+
+    /// The sign-in page right after a sign-out, which also clears the browser's cache.
+    pub(crate) fn render_signed_out(self) -> Result<String, askama::Error> {
+        match self {
+            Page::Login => CredentialsPage {
+                assets: &VERSIONS,
+                heading: "Sign in",
+                action: "/api/login",
+                error: None,
+                username: "",
+                username_min: 1,
+                password_min: 1,
+                password_autocomplete: "current-password",
+                submit: "Sign in",
+                switch_prompt: "No account yet?",
+                switch_href: "/signup",
+                switch_label: "Create an account",
+                signed_out: true,
+            }
+            .render(),
+            Page::Signup => self.render(None, ""),
+        }
     }
 }
 

@@ -97,6 +97,26 @@ pub async fn site_with(config: SiteConfig) -> TestSite {
     }
 }
 
+/// A site like [`site`] over a fresh database of the test PostgreSQL server.
+pub async fn site_on_postgres() -> TestSite {
+    let url = latchkey_testdb::fresh_database().await;
+    let adapter = latchkey_postgres::PostgresAdapter::connect(&url)
+        .await
+        .expect("postgres opens");
+    let clock = Arc::new(ManualClock::at_millis(START));
+    let auth: SiteAuth = Auth::builder(adapter)
+        .clock(clock.clone())
+        .hasher(latchkey::testing::cheap_hashing())
+        .build()
+        .expect("auth builds");
+    TestSite {
+        router: latchkey_site::router(auth.clone(), &SiteConfig::default()),
+        auth,
+        clock,
+        _dir: tempfile::tempdir().expect("temp dir"),
+    }
+}
+
 /// A request builder with a `Host` header, as every HTTP/1.1 client sends.
 pub fn request(method: Method, path: &str) -> axum::http::request::Builder {
     Request::builder()

@@ -60,11 +60,11 @@ impl Visit {
         self.browser.click("button[type=submit]").await;
     }
 
-    /// Presses "Sign out" on the profile and waits for the sign-in page.
+    /// Presses "Sign out" on the profile and waits for the sign-in page that follows it.
     pub async fn sign_out(&self) {
         assert_eq!(self.browser.heading().await, "Profile");
         self.browser.click("button[type=submit]").await;
-        self.wait_for("/login").await;
+        self.wait_for("/login?signed-out").await;
     }
 
     /// The username the profile shows.
