@@ -66,8 +66,17 @@ async fn connecting_creates_the_tables_and_records_the_migration() {
         .await
         .expect("migrations listed");
 
-    for table in ["_sqlx_migrations", "keys", "sessions", "users", "audit_events"] {
-        assert!(tables.contains(&table.to_owned()), "{table} missing from {tables:?}");
+    for table in [
+        "_sqlx_migrations",
+        "keys",
+        "sessions",
+        "users",
+        "audit_events",
+    ] {
+        assert!(
+            tables.contains(&table.to_owned()),
+            "{table} missing from {tables:?}"
+        );
     }
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
         .expect("migrations folder")

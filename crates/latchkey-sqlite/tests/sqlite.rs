@@ -134,7 +134,10 @@ async fn connecting_twice_to_one_file_keeps_the_data_and_migrates_once() {
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
         .expect("migrations folder")
         .count();
-    assert_eq!(count(&second, "_sqlx_migrations").await, i64::try_from(files).expect("few"));
+    assert_eq!(
+        count(&second, "_sqlx_migrations").await,
+        i64::try_from(files).expect("few")
+    );
     second.close().await;
 }
 
