@@ -33,6 +33,10 @@ pub enum Command {
     Audit(AuditArgs),
     /// Import users, keys and live sessions from a Lucia v2 database.
     ImportLucia(crate::import::ImportLuciaArgs),
+    /// Manage users: create, list, show, reset-password, delete, unlock.
+    User(crate::admin::UserArgs),
+    /// Manage sessions: list, revoke, purge.
+    Sessions(crate::admin::SessionsArgs),
 }
 
 impl Command {
@@ -43,6 +47,16 @@ impl Command {
             Self::Serve(args) => args.log_format,
             Self::Audit(_) => LogFormat::Text,
             Self::ImportLucia(_) => LogFormat::Text,
+            Self::User(_) | Self::Sessions(_) => LogFormat::Text,
+        }
+    }
+
+    /// The log filter when `RUST_LOG` is unset: `warn` for the administration commands, whose
+    /// answer is their output and whose errors are one line, else `info`.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self {
+            Self::User(_) | Self::Sessions(_) => "warn",
+            _ => "info",
         }
     }
 }

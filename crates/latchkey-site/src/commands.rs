@@ -12,5 +12,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => crate::serve::run(args).await,
         Command::Audit(args) => crate::audit::run(args).await,
         Command::ImportLucia(args) => crate::import::run(args).await,
+        Command::User(args) => crate::admin::user::run(args).await,
+        Command::Sessions(args) => crate::admin::sessions::run(args).await,
     }
 }

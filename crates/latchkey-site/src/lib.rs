@@ -1,6 +1,7 @@
 //! The Latchkey site and the `latchkey` command, as a library so that tests can build the
 //! same router and server the binary runs.
 
+pub mod admin;
 pub mod audit;
 pub mod cli;
 pub mod commands;
