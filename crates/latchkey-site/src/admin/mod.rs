@@ -29,8 +29,7 @@ use crate::cli::DatabaseArgs;
 use crate::database::Database;
 use crate::{Profile, SiteAuth};
 
-/// The key provider of usernames, as on the site.
-const USERNAME_PROVIDER: &str = "username";
+use crate::site::USERNAME_PROVIDER;
 
 /// The `detail` of the audit events these commands write.
 const AUDIT_DETAIL: &str = "operator";

@@ -34,8 +34,7 @@ use crate::cli::DatabaseArgs;
 use crate::database::Database;
 use crate::{Device, Profile};
 
-/// The key provider of usernames, in Lucia's guides and on the site.
-const USERNAME_PROVIDER: &str = "username";
+use crate::site::USERNAME_PROVIDER;
 
 /// Options of `latchkey import-lucia`.
 #[derive(Debug, Clone, Args)]

@@ -24,8 +24,7 @@ use super::reply::{
 };
 use super::{Device, Profile, SiteAuth, SiteRequest};
 
-/// The key provider for usernames, as in the Lucia guide.
-pub(crate) const PROVIDER: &str = "username";
+pub(crate) use super::USERNAME_PROVIDER as PROVIDER;
 
 /// Where a form that signed the browser out leads: the sign-in page, told to clear the
 /// browser's cache (see `pages::login`).

@@ -31,6 +31,10 @@ use serde::{Deserialize, Serialize};
 pub use guard::{AbuseConfig, DEVICE_COOKIE};
 pub use metrics::Metrics;
 
+/// The key provider of usernames, as in the Lucia guide: every username key is
+/// (`username`, the username's lookup form).
+pub const USERNAME_PROVIDER: &str = "username";
+
 /// Request bodies above this size are refused with 413: a username and a password fit many
 /// times over.
 pub const BODY_LIMIT: usize = 16 * 1024;
