@@ -27,9 +27,8 @@ pub use user::UserArgs;
 use self::output::SessionView;
 use crate::cli::DatabaseArgs;
 use crate::database::Database;
-use crate::{Profile, SiteAuth};
-
 use crate::site::USERNAME_PROVIDER;
+use crate::{Profile, SiteAuth};
 
 /// The `detail` of the audit events these commands write.
 const AUDIT_DETAIL: &str = "operator";

@@ -32,9 +32,8 @@ pub use report::{Issue, Report, SessionTally, Tally};
 
 use crate::cli::DatabaseArgs;
 use crate::database::Database;
-use crate::{Device, Profile};
-
 use crate::site::USERNAME_PROVIDER;
+use crate::{Device, Profile};
 
 /// Options of `latchkey import-lucia`.
 #[derive(Debug, Clone, Args)]
