@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use latchkey::password::check_new_password;
 use latchkey::throttle::Subject;
-use latchkey::{AuditKind, Error, Password, Session, SessionId, ValidSession};
+use latchkey::{AuditEvent, AuditKind, Error, Password, Session, SessionId, ValidSession};
 use serde_json::json;
 
 use super::api::{checked_password, set_retry_after, PROVIDER, SIGNED_OUT};
@@ -114,12 +114,10 @@ pub(crate) async fn revoke_session(
         return action.error(error).await;
     }
 
-    let event = guard
-        .event(AuditKind::SessionRevoked, &client)
-        .with_user_id(&action.valid.user.id)
-        .with_username(&action.valid.user.attributes.username)
-        .with_detail(format!("session {}", target.short()));
-    guard.record(event).await;
+    let event = action.event(&guard, &client, AuditKind::SessionRevoked);
+    guard
+        .record(event.with_detail(format!("session {}", target.short())))
+        .await;
     if target == action.valid.session.id {
         session.set_session(None);
         return action.done(json!({ "revoked": 1 }), SIGNED_OUT);
@@ -156,12 +154,10 @@ pub(crate) async fn revoke_other_sessions(
         Ok(ended) => ended,
         Err(error) => return action.error(error).await,
     };
-    let event = guard
-        .event(AuditKind::SessionRevoked, &client)
-        .with_user_id(&action.valid.user.id)
-        .with_username(&action.valid.user.attributes.username)
-        .with_detail(format!("{ended} other sessions"));
-    guard.record(event).await;
+    let event = action.event(&guard, &client, AuditKind::SessionRevoked);
+    guard
+        .record(event.with_detail(format!("{ended} other sessions")))
+        .await;
     action.done(json!({ "revoked": ended }), "/")
 }
 
@@ -217,10 +213,7 @@ pub(crate) async fn change_password(
     };
 
     tracing::info!(user.id = %action.valid.user.id, ended, "password changed");
-    let event = guard
-        .event(AuditKind::PasswordChanged, &client)
-        .with_user_id(&action.valid.user.id)
-        .with_username(&lookup);
+    let event = action.event(&guard, &client, AuditKind::PasswordChanged);
     guard.record(event).await;
     action.done(json!({ "changed": true, "revoked": ended }), "/")
 }
@@ -242,10 +235,9 @@ pub(crate) async fn delete_account(
     let Some(password) = action.fields.get("password").filter(|p| !p.is_empty()) else {
         return action.fail(StatusCode::BAD_REQUEST, INVALID_PASSWORD).await;
     };
-    let lookup = match action.confirm(&auth, &guard, &client, password).await {
-        Ok(lookup) => lookup,
-        Err(refusal) => return refusal,
-    };
+    if let Err(refusal) = action.confirm(&auth, &guard, &client, password).await {
+        return refusal;
+    }
 
     if let Err(error) = auth.delete_user(&action.valid.user.id).await {
         return action.error(error).await;
@@ -253,10 +245,7 @@ pub(crate) async fn delete_account(
 
     session.set_session(None);
     tracing::info!(user.id = %action.valid.user.id, "account deleted");
-    let event = guard
-        .event(AuditKind::AccountDeleted, &client)
-        .with_user_id(&action.valid.user.id)
-        .with_username(&lookup);
+    let event = action.event(&guard, &client, AuditKind::AccountDeleted);
     guard.record(event).await;
     action.done(json!({ "deleted": true }), SIGNED_OUT)
 }
@@ -349,16 +338,23 @@ impl Action {
                 Err(error) => Err(self.error(error).await),
             },
             Err(Error::InvalidPassword | Error::UnknownKey) => {
-                let event = guard
-                    .event(AuditKind::SignInFailed, client)
-                    .with_user_id(&self.valid.user.id)
-                    .with_username(&lookup)
-                    .with_detail("password confirmation");
-                guard.record(event).await;
+                let event = self.event(guard, client, AuditKind::SignInFailed);
+                guard
+                    .record(event.with_detail("password confirmation"))
+                    .await;
                 Err(self.fail(StatusCode::BAD_REQUEST, INCORRECT_PASSWORD).await)
             }
             Err(error) => Err(self.error(error).await),
         }
+    }
+
+    /// An audit event of `kind` about this user, by `client`.
+    fn event(&self, guard: &Guard, client: &Client, kind: AuditKind) -> AuditEvent {
+        let username = latchkey::lookup_form(&self.valid.user.attributes.username);
+        guard
+            .event(kind, client)
+            .with_user_id(&self.valid.user.id)
+            .with_username(&username)
     }
 
     /// A failure the person can fix: JSON, or the profile again with the message.
