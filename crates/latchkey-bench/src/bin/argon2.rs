@@ -27,11 +27,19 @@ struct Args {
     /// Seconds of the loop on every core at once; 0 skips it.
     #[arg(long, default_value_t = 2.0)]
     parallel_seconds: f64,
+
+    /// For experiments: memory in KiB instead of the production cost's, to see how the
+    /// parallel rate depends on the cache. The harness passes none.
+    #[arg(long)]
+    memory_kib: Option<u32>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let production = Argon2Params::default();
+    let mut production = Argon2Params::default();
+    if let Some(memory_kib) = args.memory_kib {
+        production.memory_kib = memory_kib;
+    }
     let params = Params::new(
         production.memory_kib,
         production.iterations,
