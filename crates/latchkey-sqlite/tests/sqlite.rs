@@ -86,6 +86,11 @@ async fn connecting_creates_a_missing_file_and_sets_the_pragmas() {
     assert_eq!(pragma(&adapter, "foreign_keys").await, "1");
     assert_eq!(pragma(&adapter, "busy_timeout").await, "5000");
     assert_eq!(pragma(&adapter, "synchronous").await, "1", "1 is NORMAL");
+    assert_eq!(
+        pragma(&adapter, "cache_size").await,
+        "-512",
+        "512 KiB a connection"
+    );
     adapter.close().await;
 }
 

@@ -54,6 +54,12 @@ impl Argon2Memory {
         }
     }
 
+    /// Gives the memory back to the allocator, for a thread with nothing to do. The blocks
+    /// were wiped after the last hash, so nothing derived from a password is freed.
+    pub(super) fn release(&mut self) {
+        self.blocks = Vec::new();
+    }
+
     /// Computes one Argon2 output into `out`, then wipes the memory it used.
     fn compute(
         &mut self,
