@@ -6,8 +6,8 @@ use latchkey_site::SiteConfig;
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 
-#[tokio::test]
-async fn a_person_signs_up_sees_the_profile_signs_out_and_signs_in_again() {
+/// A site on a free loopback port: its base URL and the task serving it.
+async fn serve_site() -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
     // Plain HTTP on loopback: the client would rightly withhold a Secure cookie.
     let site = common::site_with(SiteConfig {
         insecure_cookies: true,
@@ -18,7 +18,18 @@ async fn a_person_signs_up_sees_the_profile_signs_out_and_signs_in_again() {
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
-    let server = tokio::spawn(async move { axum::serve(listener, site.router.clone()).await });
+    // The task owns the whole site, temporary directory included, so the database outlives
+    // this function.
+    let server = tokio::spawn(async move {
+        let site = site;
+        axum::serve(listener, site.router.clone()).await
+    });
+    (base, server)
+}
+
+#[tokio::test]
+async fn a_person_signs_up_sees_the_profile_signs_out_and_signs_in_again() {
+    let (base, server) = serve_site().await;
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(Policy::limited(5))
@@ -75,16 +86,7 @@ async fn a_person_signs_up_sees_the_profile_signs_out_and_signs_in_again() {
 
 #[tokio::test]
 async fn a_script_uses_the_json_api_over_a_socket() {
-    let site = common::site_with(SiteConfig {
-        insecure_cookies: true,
-        ..SiteConfig::default()
-    })
-    .await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let server = tokio::spawn(async move { axum::serve(listener, site.router.clone()).await });
+    let (base, server) = serve_site().await;
     let script = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())
