@@ -1,12 +1,18 @@
 //! The common-password check: a hit, a miss, and a miss that needs Unicode folding. Each is
 //! a binary search of the embedded list after NFKC and case folding.
+//!
+//! And Argon2id on the hashing threads at the default cost: one hash at a time, and a burst of
+//! eight on two threads, the sign-in flood in small. Results are recorded in
+//! docs/benchmarks.md.
 
 // `criterion_group!` defines a public function without documentation.
 #![allow(missing_docs)]
 
+use std::time::Duration;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use latchkey::password::is_common;
-use latchkey::Password;
+use latchkey::{HasherConfig, Password, PasswordHasher};
 
 fn common_passwords(c: &mut Criterion) {
     let hit = Password::new("Sunshine1");
@@ -20,5 +26,41 @@ fn common_passwords(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, common_passwords);
+fn argon2id(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let hasher = PasswordHasher::new(HasherConfig {
+        threads: 2,
+        ..HasherConfig::default()
+    })
+    .expect("hasher");
+    let password = Password::new("correct horse battery staple");
+
+    let mut group = c.benchmark_group("argon2id, default cost");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(15));
+    group.bench_function("one hash", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { hasher.hash(&password).await.expect("hash") })
+    });
+    group.bench_function("8 hashes at once on 2 threads", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let burst: Vec<_> = (0..8)
+                .map(|_| {
+                    let (hasher, password) = (hasher.clone(), password.clone());
+                    tokio::spawn(async move { hasher.hash(&password).await })
+                })
+                .collect();
+            for hash in burst {
+                hash.await.expect("task").expect("hash");
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, common_passwords, argon2id);
 criterion_main!(benches);
