@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
-use latchkey::{Attributes, Auth, Error, IssuedSession, SessionToken, ValidSession};
+use latchkey::{Attributes, Auth, Error, IssuedSession, Session, SessionToken, ValidSession};
 
 use crate::cookies::CookieConfig;
 
@@ -82,12 +82,9 @@ impl<U: Attributes + Clone, S: Attributes + Clone> AuthRequest<U, S> {
     /// Storage failures, which the caller should answer with a 503.
     pub async fn validate(&self) -> Result<Option<ValidSession<U, S>>, Error> {
         let _one_at_a_time = self.inner.validating.lock().await;
-        let token = {
-            let state = self.state();
-            if let Some(done) = &state.validated {
-                return Ok(done.clone());
-            }
-            state.token.clone()
+        let token = match self.validated_or_token() {
+            Ok(done) => return Ok(done),
+            Err(token) => token,
         };
 
         let outcome = match &token {
@@ -99,8 +96,57 @@ impl<U: Attributes + Clone, S: Attributes + Clone> AuthRequest<U, S> {
             None => None,
         };
 
+        self.settle(token, &outcome);
+        Ok(outcome)
+    }
+
+    /// Like [`validate`](Self::validate), with the user's live sessions, newest first: for a
+    /// page that lists them, read together with the session where the adapter allows
+    /// ([`Auth::validate_session_listing`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`validate`](Self::validate).
+    pub async fn validate_listing(
+        &self,
+    ) -> Result<Option<(ValidSession<U, S>, Vec<Session<S>>)>, Error> {
+        let _one_at_a_time = self.inner.validating.lock().await;
+        let token = match self.validated_or_token() {
+            Ok(Some(valid)) => {
+                let sessions = self.inner.auth.user_sessions(&valid.user.id).await?;
+                return Ok(Some((valid, sessions)));
+            }
+            Ok(None) => return Ok(None),
+            Err(token) => token,
+        };
+
+        let outcome = match &token {
+            Some(token) => match self.inner.auth.validate_session_listing(token).await {
+                Ok(listed) => Some(listed),
+                Err(Error::InvalidSession) => None,
+                Err(other) => return Err(other),
+            },
+            None => None,
+        };
+
+        self.settle(token, &outcome.as_ref().map(|(valid, _)| valid.clone()));
+        Ok(outcome)
+    }
+
+    /// The outcome of an earlier validation, or the token to validate when there was none.
+    fn validated_or_token(&self) -> Result<Option<ValidSession<U, S>>, Option<SessionToken>> {
+        let state = self.state();
+        match &state.validated {
+            Some(done) => Ok(done.clone()),
+            None => Err(state.token.clone()),
+        }
+    }
+
+    /// Keeps a validation's outcome for the rest of the request, and decides the cookie: sent
+    /// again for a renewed session, cleared for one the client sent in vain.
+    fn settle(&self, token: Option<SessionToken>, outcome: &Option<ValidSession<U, S>>) {
         let mut state = self.state();
-        match (&outcome, token) {
+        match (outcome, token) {
             (Some(valid), Some(token)) if valid.session.fresh => {
                 state.outgoing = Outgoing::Set(token, valid.session.expires_at);
             }
@@ -108,7 +154,6 @@ impl<U: Attributes + Clone, S: Attributes + Clone> AuthRequest<U, S> {
             _ => {}
         }
         state.validated = Some(outcome.clone());
-        Ok(outcome)
     }
 
     /// Sets the session the response hands to the client: `Some` writes its cookie, `None`

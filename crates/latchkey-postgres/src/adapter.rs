@@ -4,11 +4,12 @@ use std::future::Future;
 
 use async_trait::async_trait;
 use latchkey::adapter::{
-    AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow, SessionRow, UserRow,
+    session_rows_from_json, AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow,
+    SessionListing, SessionRow, UserRow,
 };
 use latchkey::throttle::{LockoutRule, RateRule};
 use latchkey::{Adapter, AdapterError, PasswordHash};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, Row};
 
 use crate::abuse;
 use crate::error::{self, storage, CallTimedOut};
@@ -297,6 +298,72 @@ impl Adapter for PostgresAdapter {
             .map_err(storage)?;
 
             Ok(())
+        })
+        .await
+    }
+
+    async fn update_sessions_last_seen(&self, seen: &[(String, i64)]) -> AdapterResult<()> {
+        let (ids, times): (Vec<&str>, Vec<i64>) =
+            seen.iter().map(|(id, at)| (id.as_str(), *at)).unzip();
+
+        // One statement for the whole batch. The rows are locked in id order first, as every
+        // instance does, so that two instances writing overlapping batches at once wait for
+        // each other instead of deadlocking.
+        self.bounded(async {
+            sqlx::query(
+                "WITH seen AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS seen (id, at)),
+                 locked AS (
+                     SELECT s.id FROM sessions s JOIN seen USING (id)
+                     ORDER BY s.id FOR UPDATE OF s
+                 )
+                 UPDATE sessions s SET last_seen_at = GREATEST(s.last_seen_at, seen.at)
+                 FROM seen, locked
+                 WHERE s.id = seen.id AND locked.id = seen.id",
+            )
+            .bind(&ids)
+            .bind(&times)
+            .execute(&self.pool)
+            .await
+            .map_err(storage)?;
+
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_listing(&self, id: &str, now: i64) -> AdapterResult<Option<SessionListing>> {
+        // One round trip and one snapshot for the session, its user and the list.
+        self.bounded(async {
+            let row = sqlx::query(
+                "SELECT s.id, s.user_id, s.created_at, s.active_expires, s.idle_expires,
+                        s.absolute_expires, s.last_seen_at, s.attributes AS session_attributes,
+                        u.attributes AS user_attributes,
+                        (SELECT coalesce(json_agg(json_build_array(l.id, l.created_at,
+                                    l.active_expires, l.idle_expires, l.absolute_expires,
+                                    l.last_seen_at, l.attributes)), '[]')::text
+                         FROM sessions l
+                         WHERE l.user_id = s.user_id AND l.idle_expires >= $2) AS listed
+                 FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(storage)?;
+
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let (session, user) = rows::session_and_user(&row).map_err(storage)?;
+            let listed: String = row.try_get("listed").map_err(storage)?;
+            let user_sessions =
+                session_rows_from_json(&session.user_id, &listed).map_err(AdapterError::Other)?;
+            Ok(Some(SessionListing {
+                session,
+                user,
+                user_sessions,
+            }))
         })
         .await
     }

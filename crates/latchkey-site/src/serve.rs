@@ -15,6 +15,9 @@ use crate::site::{self, AbuseConfig, Metrics, SiteConfig};
 
 /// How often the server deletes expired sessions, throttle records and old audit events.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// How often the sessions' queued last-seen times are written: well inside the library's
+/// own delay, so no request writes them.
+const ACTIVITY_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Serves the site until SIGINT or SIGTERM, then lets in-flight requests finish and closes
 /// the database.
@@ -55,10 +58,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let retention = Duration::from_secs(u64::from(args.audit_retention_days) * 24 * 60 * 60);
     let purge = tokio::spawn(purge_expired(
-        auth,
+        auth.clone(),
         config.abuse.throttle.clone(),
         retention,
     ));
+    let activity = tokio::spawn(write_session_activity(auth.clone()));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -68,6 +72,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .context("server failed")?;
 
     purge.abort();
+    activity.abort();
+    match auth.flush_session_activity().await {
+        Ok(sessions) => tracing::debug!(sessions, "last-seen times written at shutdown"),
+        Err(error) => tracing::warn!(%error, "last-seen times lost at shutdown"),
+    }
     if let Some(metrics_server) = metrics_server {
         metrics_server.abort();
     }
@@ -125,6 +134,19 @@ async fn purge_expired(auth: site::SiteAuth, throttle: ThrottleConfig, retention
         match audit.prune(retention).await {
             Ok(deleted) => tracing::info!(deleted, "old audit events purged"),
             Err(error) => tracing::warn!(%error, "audit log purge failed"),
+        }
+    }
+}
+
+/// Every [`ACTIVITY_INTERVAL`]: writes the sessions' last-seen times that validation queued,
+/// so that no request waits for them.
+async fn write_session_activity(auth: site::SiteAuth) {
+    let mut interval = tokio::time::interval(ACTIVITY_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(error) = auth.flush_session_activity().await {
+            tracing::warn!(%error, "last-seen times not written");
         }
     }
 }

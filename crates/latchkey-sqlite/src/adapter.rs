@@ -2,12 +2,13 @@
 
 use async_trait::async_trait;
 use latchkey::adapter::{
-    AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow, SessionRow, UserRow,
+    session_rows_from_json, AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow,
+    SessionListing, SessionRow, UserRow,
 };
 use latchkey::throttle::{LockoutRule, RateRule};
-use latchkey::{Adapter, PasswordHash};
+use latchkey::{Adapter, AdapterError, PasswordHash};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Sqlite, SqliteExecutor, Transaction};
+use sqlx::{Row, Sqlite, SqliteExecutor, Transaction};
 
 use crate::abuse;
 use crate::error::{classify, key_insert, session_insert};
@@ -278,6 +279,57 @@ impl Adapter for SqliteAdapter {
         .map_err(classify)?;
 
         Ok(())
+    }
+
+    async fn update_sessions_last_seen(&self, seen: &[(String, i64)]) -> AdapterResult<()> {
+        // One statement for the whole batch: each statement is a round trip to the
+        // connection's worker thread, and the batch holds thousands of sessions.
+        let batch =
+            serde_json::to_string(seen).map_err(|error| AdapterError::Other(error.into()))?;
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = max(last_seen_at, seen.value ->> 1) \
+             FROM json_each(?) AS seen WHERE sessions.id = seen.value ->> 0",
+        )
+        .bind(batch)
+        .execute(&self.pool)
+        .await
+        .map_err(classify)?;
+
+        Ok(())
+    }
+
+    async fn session_listing(&self, id: &str, now: i64) -> AdapterResult<Option<SessionListing>> {
+        // One statement and one row: the user's sessions come back as a JSON array, since
+        // each row of a result is its own hand-off from the connection's worker thread.
+        let row = sqlx::query(
+            "SELECT s.id AS id, s.user_id AS user_id, s.created_at AS created_at, \
+             s.active_expires AS active_expires, s.idle_expires AS idle_expires, \
+             s.absolute_expires AS absolute_expires, s.last_seen_at AS last_seen_at, \
+             s.attributes AS attributes, u.attributes AS user_attributes, \
+             (SELECT json_group_array(json_array(l.id, l.created_at, l.active_expires, \
+                 l.idle_expires, l.absolute_expires, l.last_seen_at, l.attributes)) \
+              FROM sessions AS l WHERE l.user_id = s.user_id AND l.idle_expires >= ?2) AS listed \
+             FROM sessions AS s JOIN users AS u ON u.id = s.user_id \
+             WHERE s.id = ?1",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (session, user) = rows::session_and_user(&row).map_err(classify)?;
+        let listed: String = row.try_get("listed").map_err(classify)?;
+        let user_sessions =
+            session_rows_from_json(&session.user_id, &listed).map_err(AdapterError::Other)?;
+        Ok(Some(SessionListing {
+            session,
+            user,
+            user_sessions,
+        }))
     }
 
     async fn update_session_attributes(&self, id: &str, attributes: &str) -> AdapterResult<bool> {

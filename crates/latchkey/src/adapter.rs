@@ -58,6 +58,57 @@ pub struct SessionRow {
     pub attributes: String,
 }
 
+/// A session, its user and all the user's live sessions, read together for a page that shows
+/// them, such as an account's list of signed-in devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionListing {
+    /// The session asked for.
+    pub session: SessionRow,
+    /// Its user.
+    pub user: UserRow,
+    /// Every session of the user whose idle expiry is not before the time given, in any
+    /// order, the one asked for included.
+    pub user_sessions: Vec<SessionRow>,
+}
+
+/// Reads a user's sessions that a query aggregated into one JSON array, each session an array
+/// `[id, created_at, active_expires, idle_expires, absolute_expires, last_seen_at,
+/// attributes]`: how the bundled adapters answer [`Adapter::session_listing`] in one row.
+///
+/// # Errors
+///
+/// Text that is not such an array.
+pub fn session_rows_from_json(user_id: &str, json: &str) -> Result<Vec<SessionRow>, BoxError> {
+    type Listed = (String, i64, i64, i64, i64, i64, String);
+    let listed: Vec<Listed> = serde_json::from_str(json)?;
+
+    Ok(listed
+        .into_iter()
+        .map(
+            |(
+                id,
+                created_at,
+                active_expires,
+                idle_expires,
+                absolute_expires,
+                last_seen_at,
+                attributes,
+            )| {
+                SessionRow {
+                    id,
+                    user_id: user_id.to_owned(),
+                    created_at,
+                    active_expires,
+                    idle_expires,
+                    absolute_expires,
+                    last_seen_at,
+                    attributes,
+                }
+            },
+        )
+        .collect())
+}
+
 /// The sign-in attempts counted against one subject (an account or a device), as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttemptRow {
@@ -191,6 +242,28 @@ pub trait Adapter: Send + Sync + 'static {
         active_expires: i64,
         idle_expires: i64,
     ) -> AdapterResult<()>;
+
+    /// Sets each listed session's last-seen time to the given one, unless the stored time is
+    /// later already; sessions that no longer exist are skipped. Called with batches of
+    /// thousands, so one round trip (or one transaction) for the whole batch is worth having.
+    async fn update_sessions_last_seen(&self, seen: &[(String, i64)]) -> AdapterResult<()>;
+
+    /// The session with this id, its user and the user's sessions whose idle expiry is not
+    /// before `now`.
+    ///
+    /// The default makes two calls; adapters that can answer in one round trip should, since
+    /// a page that lists a user's sessions makes this call on every view.
+    async fn session_listing(&self, id: &str, now: i64) -> AdapterResult<Option<SessionListing>> {
+        let Some((session, user)) = self.session_and_user(id).await? else {
+            return Ok(None);
+        };
+        let user_sessions = self.user_sessions(&session.user_id, now).await?;
+        Ok(Some(SessionListing {
+            session,
+            user,
+            user_sessions,
+        }))
+    }
 
     /// Replaces a session's attributes; false when no session has this id.
     async fn update_session_attributes(&self, id: &str, attributes: &str) -> AdapterResult<bool>;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::activity::PendingActivity;
 use crate::adapter::{Adapter, KeyRow, SessionRow, UserRow};
 use crate::clock::{from_millis, to_millis, Clock, SystemClock};
 use crate::error::Error;
@@ -15,6 +16,10 @@ use crate::password::{HasherConfig, Password, PasswordHasher, Verification, Wait
 use crate::session::{IssuedSession, Session, SessionConfig, ValidSession};
 use crate::token::{SessionId, SessionToken};
 use crate::user::{Key, User, UserId};
+
+/// How many sessions' last-seen times may wait to be written; the queue is written when it
+/// holds this many. About 2 MiB when full.
+const ACTIVITY_QUEUE_CAPACITY: usize = 16_384;
 
 /// Attributes an application can keep on users and sessions: any serde type.
 pub trait Attributes: Serialize + DeserializeOwned + Send + Sync + 'static {}
@@ -97,6 +102,7 @@ impl AuthBuilder {
                 clock: self.clock,
                 sessions: self.sessions,
                 hasher,
+                activity: PendingActivity::new(ACTIVITY_QUEUE_CAPACITY),
             }),
             types: PhantomData,
         })
@@ -117,6 +123,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     sessions: SessionConfig,
     hasher: PasswordHasher,
+    activity: PendingActivity,
 }
 
 impl<U, S> Clone for Auth<U, S> {
@@ -494,39 +501,168 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
     ) -> Result<ValidSession<U, S>, Error> {
         let id = token.session_id();
         let found = self.inner.adapter.session_and_user(id.as_str()).await?;
-        let Some((mut row, user_row)) = found else {
+        let Some((row, user_row)) = found else {
             return Err(Error::InvalidSession);
         };
 
+        self.check_session(&id, row, user_row, to_millis(self.now()))
+            .await
+    }
+
+    /// Like [`validate_session`](Self::validate_session), with the user's live sessions,
+    /// newest first, the validated one included: for a page that shows the session list on
+    /// every view. Adapters that can read both in one round trip do.
+    ///
+    /// # Errors
+    ///
+    /// As for [`validate_session`](Self::validate_session).
+    pub async fn validate_session_listing(
+        &self,
+        token: &SessionToken,
+    ) -> Result<(ValidSession<U, S>, Vec<Session<S>>), Error> {
+        let id = token.session_id();
         let now = to_millis(self.now());
+        let found = self.inner.adapter.session_listing(id.as_str(), now).await?;
+        let Some(listing) = found else {
+            return Err(Error::InvalidSession);
+        };
+
+        let valid = self
+            .check_session(&id, listing.session, listing.user, now)
+            .await?;
+
+        // The list was read before validation wrote anything, so the validated session's
+        // entry takes the times validation just set.
+        let current = &valid.session;
+        let rows = listing.user_sessions.into_iter().map(|mut row| {
+            if row.id == id.as_str() {
+                row.active_expires = to_millis(current.active_expires_at);
+                row.idle_expires = to_millis(current.expires_at);
+                row.last_seen_at = to_millis(current.last_seen_at);
+            }
+            row
+        });
+        let sessions = self.listed_sessions(rows, now)?;
+        Ok((valid, sessions))
+    }
+
+    /// Writes the last-seen times that validation queued, returning for how many sessions.
+    ///
+    /// Validation queues a session's last-seen time instead of waiting for its write; call
+    /// this every few seconds from a background task and once at shutdown. Without it, a
+    /// validation writes the queue itself once it is
+    /// [`activity_write_delay`](SessionConfig::activity_write_delay) old or holds 16,384
+    /// sessions. A failed write is kept for the next call.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub async fn flush_session_activity(&self) -> Result<usize, Error> {
+        let batch = self.inner.activity.take();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+
+        match self.inner.adapter.update_sessions_last_seen(&batch).await {
+            Ok(()) => {
+                tracing::debug!(sessions = batch.len(), "last-seen times written");
+                Ok(batch.len())
+            }
+            Err(error) => {
+                self.inner.activity.restore(batch, to_millis(self.now()));
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Decides whether a stored session is alive at `now`, extends it when its active period
+    /// is over, and notes when it was seen.
+    async fn check_session(
+        &self,
+        id: &SessionId,
+        mut row: SessionRow,
+        user_row: UserRow,
+        now: i64,
+    ) -> Result<ValidSession<U, S>, Error> {
         if now > row.idle_expires || now > row.absolute_expires {
             self.inner.adapter.delete_session(id.as_str()).await?;
+            self.inner.activity.forget(id.as_str());
             tracing::debug!(session.id = id.short(), "expired session deleted");
             return Err(Error::InvalidSession);
         }
 
-        // One write at most, and none on most requests: when the session is renewed, or when
-        // its last-seen time is older than the activity interval.
+        // A renewal moves the expiry the cookie carries, so it is written before the answer.
+        // A last-seen time only shows on a page: it is written at most once an activity
+        // interval, later and in a batch.
         let fresh = now > row.active_expires;
-        let stale =
-            now.saturating_sub(row.last_seen_at) >= millis(self.inner.sessions.activity_interval);
+        let interval = millis(self.inner.sessions.activity_interval);
         if fresh {
             (row.active_expires, row.idle_expires) = self.expiry_from(now, row.absolute_expires);
-            tracing::debug!(session.id = id.short(), "session extended");
-        }
-        if fresh || stale {
             row.last_seen_at = now;
             self.inner
                 .adapter
                 .update_session_activity(id.as_str(), now, row.active_expires, row.idle_expires)
                 .await?;
+            self.inner.activity.forget(id.as_str());
+            tracing::debug!(session.id = id.short(), "session extended");
+        } else if now.saturating_sub(row.last_seen_at) >= interval {
+            match self.inner.activity.get(id.as_str()) {
+                Some(queued) if now.saturating_sub(queued) < interval => row.last_seen_at = queued,
+                _ => {
+                    row.last_seen_at = now;
+                    self.inner.activity.record(id.as_str(), now);
+                }
+            }
         }
+        self.flush_activity_if_due(now).await;
 
         let attributes = decode(&row.attributes)?;
         Ok(ValidSession {
             session: session_from_row(row, attributes, fresh),
             user: decode_user(user_row)?,
         })
+    }
+
+    /// Writes the queued last-seen times when they have waited too long for a flush.
+    async fn flush_activity_if_due(&self, now: i64) {
+        let delay = millis(self.inner.sessions.activity_write_delay);
+        if !self.inner.activity.is_due(now, delay) {
+            return;
+        }
+
+        // The session is valid whatever happens to a display field's write; the times stay
+        // queued for the next attempt.
+        if let Err(error) = self.flush_session_activity().await {
+            tracing::warn!(%error, "last-seen times not written");
+        }
+    }
+
+    /// Sessions from stored rows for a list: live at `now`, with any queued last-seen time,
+    /// newest first.
+    fn listed_sessions(
+        &self,
+        rows: impl IntoIterator<Item = SessionRow>,
+        now: i64,
+    ) -> Result<Vec<Session<S>>, Error> {
+        let mut sessions = rows
+            .into_iter()
+            .filter(|row| now <= row.absolute_expires)
+            .map(|mut row| {
+                if let Some(queued) = self.inner.activity.get(&row.id) {
+                    row.last_seen_at = row.last_seen_at.max(queued);
+                }
+                let attributes = decode(&row.attributes)?;
+                Ok(session_from_row(row, attributes, false))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        // `id` breaks ties between sessions created in the same millisecond, so the order is
+        // the same on every call.
+        sessions.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| a.id.as_str().cmp(b.id.as_str()))
+        });
+        Ok(sessions)
     }
 
     /// Like [`validate_session`](Self::validate_session) for a token as a client sent it; a
@@ -566,6 +702,7 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
     /// Storage errors.
     pub async fn invalidate_session(&self, id: &SessionId) -> Result<(), Error> {
         self.inner.adapter.delete_session(id.as_str()).await?;
+        self.inner.activity.forget(id.as_str());
         tracing::debug!(session.id = id.short(), "session invalidated");
         Ok(())
     }
@@ -616,13 +753,7 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
             .adapter
             .user_sessions(user_id.as_str(), now)
             .await?;
-        rows.into_iter()
-            .filter(|row| now <= row.absolute_expires)
-            .map(|row| {
-                let attributes = decode(&row.attributes)?;
-                Ok(session_from_row(row, attributes, false))
-            })
-            .collect()
+        self.listed_sessions(rows, now)
     }
 
     /// Up to `limit` users after skipping `offset`, oldest first, for administration.

@@ -60,6 +60,7 @@
 //! # }
 //! ```
 
+mod activity;
 pub mod adapter;
 pub mod audit;
 mod auth;

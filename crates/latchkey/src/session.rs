@@ -27,6 +27,11 @@ pub struct SessionConfig {
     /// The least time between two writes of a session's last-seen time, so that validation
     /// costs no write on most requests.
     pub activity_interval: Duration,
+    /// The longest a last-seen time waits in memory before a validation writes the waiting
+    /// batch itself. Validation does not wait for last-seen writes: it queues them, and
+    /// [`Auth::flush_session_activity`](crate::Auth::flush_session_activity), called more
+    /// often than this from a background task, writes them so that no request has to.
+    pub activity_write_delay: Duration,
 }
 
 impl Default for SessionConfig {
@@ -37,6 +42,7 @@ impl Default for SessionConfig {
             idle_period: DAY * 14,
             absolute_lifetime: DAY * 30,
             activity_interval: Duration::from_secs(60),
+            activity_write_delay: Duration::from_secs(30),
         }
     }
 }

@@ -8,7 +8,7 @@ use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use latchkey::ValidSession;
+use latchkey::{Session, ValidSession};
 
 use super::assets::{Versions, VERSIONS};
 use super::input::Format;
@@ -38,12 +38,13 @@ struct SessionView {
 
 /// `GET /`: the profile of the signed-in user, or a redirect to `/login`.
 pub(crate) async fn profile(State(auth): State<SiteAuth>, session: SiteRequest) -> Response {
-    let valid = match session.validate().await {
-        Ok(Some(valid)) => valid,
+    // The page lists the user's sessions on every view, so they are read with the session.
+    let (valid, sessions) = match session.validate_listing().await {
+        Ok(Some(listed)) => listed,
         Ok(None) => return reply::redirect(Format::Form, "/login"),
         Err(error) => return unavailable(&error),
     };
-    profile_page(&auth, &valid, StatusCode::OK, None).await
+    render_profile(&auth, &valid, &sessions, StatusCode::OK, None)
 }
 
 /// The profile of `valid`'s user with `status`, showing `error` when an action failed.
@@ -53,10 +54,19 @@ pub(crate) async fn profile_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    let sessions = match auth.user_sessions(&valid.user.id).await {
-        Ok(sessions) => sessions,
-        Err(error) => return unavailable(&error),
-    };
+    match auth.user_sessions(&valid.user.id).await {
+        Ok(sessions) => render_profile(auth, valid, &sessions, status, error),
+        Err(error) => unavailable(&error),
+    }
+}
+
+fn render_profile(
+    auth: &SiteAuth,
+    valid: &ValidSession<Profile, Device>,
+    sessions: &[Session<Device>],
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
     let now = auth.now();
     let page = ProfilePage {
         assets: &VERSIONS,

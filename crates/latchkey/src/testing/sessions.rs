@@ -328,38 +328,204 @@ pub async fn a_reachable_database_answers_a_ping(adapter: Arc<dyn Adapter>) {
 }
 
 /// Last-seen moves when a session is used a minute or more after it last moved, and not
-/// sooner, so that most requests cost no write.
+/// sooner, so that most requests cost no write; the new time is queued, shown at once in the
+/// session list, and stored by the next flush.
 pub async fn last_seen_is_written_at_most_once_a_minute(adapter: Arc<dyn Adapter>) {
     let (auth, clock) = auth(adapter.clone());
     let (_, issued) = user_with_session(&auth, "seen").await;
     let interval = auth.session_config().activity_interval;
-    let stored = |adapter: Arc<dyn Adapter>, id: String| async move {
-        let (row, _) = adapter
-            .session_and_user(&id)
-            .await
-            .expect("read")
-            .expect("present");
-        row.last_seen_at
-    };
     let id = issued.session.id.as_str().to_owned();
-    assert_eq!(stored(adapter.clone(), id.clone()).await, START);
+    assert_eq!(stored_last_seen(&adapter, &id).await, START);
 
     clock.advance(interval - MS);
     let early = auth.validate_session(&issued.token).await.expect("valid");
-    let unchanged = stored(adapter.clone(), id.clone()).await;
+    let unchanged = stored_last_seen(&adapter, &id).await;
     clock.advance(MS);
     let due = auth.validate_session(&issued.token).await.expect("valid");
-    let moved = stored(adapter.clone(), id.clone()).await;
-
-    assert_eq!(to_millis(early.session.last_seen_at), START);
-    assert_eq!(unchanged, START);
-    assert_eq!(due.session.last_seen_at, auth.now());
-    assert_eq!(moved, to_millis(auth.now()));
+    let queued = stored_last_seen(&adapter, &id).await;
     let listed = auth
         .user_sessions(&issued.session.user_id)
         .await
         .expect("listed");
+    let written = auth.flush_session_activity().await.expect("flushed");
+    let moved = stored_last_seen(&adapter, &id).await;
+
+    assert_eq!(to_millis(early.session.last_seen_at), START);
+    assert_eq!(unchanged, START);
+    assert_eq!(due.session.last_seen_at, auth.now());
+    assert_eq!(queued, START, "validation does not wait for the write");
     assert_eq!(listed[0].last_seen_at, auth.now());
+    assert_eq!(written, 1);
+    assert_eq!(moved, to_millis(auth.now()));
+    assert_eq!(auth.flush_session_activity().await.expect("flushed"), 0);
+}
+
+/// Without a flush, a validation writes the queued last-seen times itself once the oldest has
+/// waited the configured delay.
+pub async fn queued_last_seen_times_are_written_once_the_write_delay_passes(
+    adapter: Arc<dyn Adapter>,
+) {
+    let (auth, clock) = auth(adapter.clone());
+    let (_, first) = user_with_session(&auth, "queued1").await;
+    let (_, second) = user_with_session(&auth, "queued2").await;
+    let config = *auth.session_config();
+
+    clock.advance(config.activity_interval);
+    auth.validate_session(&first.token).await.expect("valid");
+    let seen_first = to_millis(auth.now());
+    clock.advance(config.activity_write_delay - MS);
+    auth.validate_session(&second.token).await.expect("valid");
+    let before = stored_last_seen(&adapter, first.session.id.as_str()).await;
+    clock.advance(MS);
+    auth.validate_session(&second.token).await.expect("valid");
+    let after = stored_last_seen(&adapter, first.session.id.as_str()).await;
+    let second_after = stored_last_seen(&adapter, second.session.id.as_str()).await;
+
+    assert_eq!(before, START);
+    assert_eq!(after, seen_first);
+    assert_eq!(
+        second_after,
+        seen_first + to_millis_duration(config.activity_write_delay - MS)
+    );
+}
+
+/// A batch of last-seen times moves each session forward, never back, and skips sessions
+/// that are gone; concurrent overlapping batches all succeed.
+pub async fn last_seen_batches_only_move_times_forward(adapter: Arc<dyn Adapter>) {
+    let (auth, _) = auth(adapter.clone());
+    let (_, issued) = user_with_session(&auth, "batched").await;
+    let id = issued.session.id.as_str().to_owned();
+
+    adapter
+        .update_sessions_last_seen(&[(id.clone(), START + 5_000), ("gone".to_owned(), START)])
+        .await
+        .expect("written");
+    let forward = stored_last_seen(&adapter, &id).await;
+    adapter
+        .update_sessions_last_seen(&[(id.clone(), START + 1_000)])
+        .await
+        .expect("written");
+    let not_back = stored_last_seen(&adapter, &id).await;
+
+    assert_eq!(forward, START + 5_000);
+    assert_eq!(not_back, START + 5_000);
+
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        let (_, issued) = user_with_session(&auth, &format!("many{n}")).await;
+        ids.push(issued.session.id.as_str().to_owned());
+    }
+    let writers = (0..8_i64).map(|writer| {
+        let adapter = adapter.clone();
+        let mut batch: Vec<(String, i64)> = ids
+            .iter()
+            .map(|id| (id.clone(), START + 10_000 + writer))
+            .collect();
+        if writer % 2 == 1 {
+            batch.reverse();
+        }
+        tokio::spawn(async move { adapter.update_sessions_last_seen(&batch).await })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.expect("joined").expect("written");
+    }
+    for id in &ids {
+        assert_eq!(stored_last_seen(&adapter, id).await, START + 10_007);
+    }
+}
+
+/// A session listing brings the session, its user and every live session of the user, with
+/// their attributes intact, in one call; an unknown id brings nothing.
+pub async fn a_session_listing_holds_the_session_its_user_and_their_live_sessions(
+    adapter: Arc<dyn Adapter>,
+) {
+    let (auth, clock) = auth(adapter.clone());
+    let (user, dead) = user_with_session(&auth, "listing").await;
+    let config = *auth.session_config();
+    clock.advance(config.active_period + config.idle_period + MS);
+    let tricky = Device {
+        user_agent: "Mozilla/5.0 \"quoted\" \\ émoji 🦀 \u{1}".to_owned(),
+    };
+    let older = auth
+        .create_session(&user.id, tricky.clone())
+        .await
+        .expect("created");
+    clock.advance(MS);
+    let newer = auth
+        .create_session(&user.id, Device::default())
+        .await
+        .expect("created");
+    user_with_session(&auth, "someone else").await;
+
+    let listing = adapter
+        .session_listing(newer.session.id.as_str(), to_millis(auth.now()))
+        .await
+        .expect("read")
+        .expect("present");
+    let unknown = adapter
+        .session_listing("unknown", to_millis(auth.now()))
+        .await
+        .expect("read");
+    let (valid, listed) = auth
+        .validate_session_listing(&older.token)
+        .await
+        .expect("valid");
+
+    assert_eq!(listing.session.id, newer.session.id.as_str());
+    assert_eq!(listing.user.id, user.id.as_str());
+    let mut ids: Vec<&str> = listing
+        .user_sessions
+        .iter()
+        .map(|row| row.id.as_str())
+        .collect();
+    ids.sort_unstable();
+    let mut expected = vec![older.session.id.as_str(), newer.session.id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "the dead session is left out");
+    assert!(!listing
+        .user_sessions
+        .iter()
+        .any(|row| row.id == dead.session.id.as_str()));
+    assert_eq!(unknown, None);
+    assert_eq!(valid.user, user);
+    assert_eq!(valid.session.id, older.session.id);
+    let listed_ids: Vec<&SessionId> = listed.iter().map(|session| &session.id).collect();
+    assert_eq!(listed_ids, vec![&newer.session.id, &older.session.id]);
+    assert_eq!(listed[1].attributes, tricky);
+    assert_eq!(listed[1].user_id, user.id);
+}
+
+/// The listing's entry for the session being validated carries what validation just wrote:
+/// the renewed expiry, and the queued last-seen time.
+pub async fn a_session_listing_shows_the_validated_sessions_new_times(adapter: Arc<dyn Adapter>) {
+    let (auth, clock) = auth(adapter);
+    let (_, issued) = user_with_session(&auth, "renewed").await;
+    let config = *auth.session_config();
+
+    clock.advance(config.active_period + MS);
+    let (valid, listed) = auth
+        .validate_session_listing(&issued.token)
+        .await
+        .expect("valid");
+
+    assert!(valid.session.fresh);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].expires_at, valid.session.expires_at);
+    assert_eq!(listed[0].active_expires_at, valid.session.active_expires_at);
+    assert_eq!(listed[0].last_seen_at, auth.now());
+}
+
+async fn stored_last_seen(adapter: &Arc<dyn Adapter>, id: &str) -> i64 {
+    let (row, _) = adapter
+        .session_and_user(id)
+        .await
+        .expect("read")
+        .expect("present");
+    row.last_seen_at
+}
+
+fn to_millis_duration(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).expect("small")
 }
 
 /// The count of live sessions leaves out dead ones.

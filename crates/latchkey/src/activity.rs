@@ -1,0 +1,207 @@
+//! Last-seen times waiting to be written.
+//!
+//! A session's last-seen time is for display ("last active 3 minutes ago"), so validation
+//! does not wait for its write: it records the time here and the batch is written later in
+//! one adapter call. Renewals, which move a session's expiry, are still written at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// [`PendingActivity::oldest`] when nothing waits.
+const NOTHING_WAITS: i64 = i64::MAX;
+
+/// Session ids and the last-seen times not yet written for them.
+pub(crate) struct PendingActivity {
+    seen: Mutex<HashMap<String, i64>>,
+    // Copies of what the map holds, kept outside the lock so that every validation can ask
+    // whether a write is due without taking it. Only changed with the lock held.
+    oldest: AtomicI64,
+    len: AtomicUsize,
+    capacity: usize,
+}
+
+impl PendingActivity {
+    /// An empty buffer that asks to be written once it holds `capacity` sessions.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            seen: Mutex::new(HashMap::new()),
+            oldest: AtomicI64::new(NOTHING_WAITS),
+            len: AtomicUsize::new(0),
+            capacity,
+        }
+    }
+
+    /// Records that session `id` was seen at `now`.
+    pub(crate) fn record(&self, id: &str, now: i64) {
+        let mut seen = self.seen();
+        match seen.get_mut(id) {
+            Some(at) => *at = (*at).max(now),
+            None => {
+                seen.insert(id.to_owned(), now);
+            }
+        }
+        self.oldest.fetch_min(now, Ordering::Relaxed);
+        self.len.store(seen.len(), Ordering::Relaxed);
+    }
+
+    /// Whether the waiting times should be written now: there are as many as the capacity,
+    /// or the oldest has waited `max_wait` milliseconds. Takes no lock.
+    pub(crate) fn is_due(&self, now: i64, max_wait: i64) -> bool {
+        let oldest = self.oldest.load(Ordering::Relaxed);
+        oldest != NOTHING_WAITS
+            && (now.saturating_sub(oldest) >= max_wait
+                || self.len.load(Ordering::Relaxed) >= self.capacity)
+    }
+
+    /// The time waiting for session `id`, if any.
+    pub(crate) fn get(&self, id: &str) -> Option<i64> {
+        if self.len.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        self.seen().get(id).copied()
+    }
+
+    /// Drops the time waiting for session `id`: it was written with the session's renewal,
+    /// or the session ended.
+    pub(crate) fn forget(&self, id: &str) {
+        if self.len.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut seen = self.seen();
+        seen.remove(id);
+        self.len.store(seen.len(), Ordering::Relaxed);
+    }
+
+    /// Takes every waiting time, leaving the buffer empty.
+    pub(crate) fn take(&self) -> Vec<(String, i64)> {
+        let mut seen = self.seen();
+        self.oldest.store(NOTHING_WAITS, Ordering::Relaxed);
+        self.len.store(0, Ordering::Relaxed);
+        seen.drain().collect()
+    }
+
+    /// Puts back a batch whose write failed, so the next flush tries it again; times
+    /// recorded since are kept when later. Entries beyond the capacity are dropped, so an
+    /// unreachable database cannot make the buffer grow without bound.
+    ///
+    /// The batch counts as recorded at `now`, so that a database that is down is not asked
+    /// again on every validation, only once the delay has passed again.
+    pub(crate) fn restore(&self, batch: Vec<(String, i64)>, now: i64) {
+        let mut seen = self.seen();
+        for (id, at) in batch {
+            if seen.len() >= self.capacity {
+                break;
+            }
+            let entry = seen.entry(id).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+        if !seen.is_empty() {
+            self.oldest.store(now, Ordering::Relaxed);
+        }
+        self.len.store(seen.len(), Ordering::Relaxed);
+    }
+
+    fn seen(&self) -> MutexGuard<'_, HashMap<String, i64>> {
+        // Every update leaves the map whole, so a panic elsewhere while it was held loses
+        // nothing worth refusing the next request for.
+        self.seen
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_due_once_its_oldest_entry_has_waited_long_enough() {
+        let pending = PendingActivity::new(100);
+        let empty = pending.is_due(1_000, 500);
+
+        pending.record("a", 1_000);
+        pending.record("b", 1_200);
+
+        assert!(!empty);
+        assert!(!pending.is_due(1_499, 500));
+        assert!(pending.is_due(1_500, 500));
+    }
+
+    #[test]
+    fn a_full_batch_is_due_at_once() {
+        let pending = PendingActivity::new(2);
+
+        pending.record("a", 0);
+        let one = pending.is_due(0, i64::MAX);
+        pending.record("b", 0);
+
+        assert!(!one);
+        assert!(pending.is_due(0, i64::MAX));
+    }
+
+    #[test]
+    fn a_session_seen_twice_waits_once_with_its_later_time() {
+        let pending = PendingActivity::new(100);
+
+        pending.record("a", 2_000);
+        pending.record("a", 1_000);
+        pending.record("a", 3_000);
+
+        assert_eq!(pending.take(), vec![("a".to_owned(), 3_000)]);
+        assert!(pending.take().is_empty());
+    }
+
+    #[test]
+    fn taking_the_batch_starts_the_wait_again() {
+        let pending = PendingActivity::new(100);
+        pending.record("a", 0);
+
+        pending.take();
+        pending.record("b", 10_000);
+
+        assert!(!pending.is_due(10_000, 500));
+    }
+
+    #[test]
+    fn a_restored_batch_keeps_the_later_of_two_times_and_stays_bounded() {
+        let pending = PendingActivity::new(2);
+        pending.record("a", 5_000);
+
+        pending.restore(
+            vec![
+                ("a".to_owned(), 4_000),
+                ("b".to_owned(), 4_000),
+                ("c".to_owned(), 4_000),
+            ],
+            6_000,
+        );
+
+        let mut left = pending.take();
+        left.sort();
+        assert_eq!(left, vec![("a".to_owned(), 5_000), ("b".to_owned(), 4_000)]);
+    }
+
+    #[test]
+    fn a_restored_batch_waits_the_delay_again() {
+        let pending = PendingActivity::new(100);
+        pending.record("a", 0);
+        let batch = pending.take();
+
+        pending.restore(batch, 10_000);
+
+        assert!(!pending.is_due(10_499, 500));
+        assert!(pending.is_due(10_500, 500));
+    }
+
+    #[test]
+    fn a_forgotten_session_is_not_written() {
+        let pending = PendingActivity::new(100);
+        pending.record("a", 1);
+
+        pending.forget("a");
+
+        assert_eq!(pending.get("a"), None);
+        assert!(pending.take().is_empty());
+    }
+}
