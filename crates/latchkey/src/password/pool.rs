@@ -241,6 +241,26 @@ struct Probe {
     most_running: AtomicUsize,
     skipped: AtomicUsize,
     released: AtomicUsize,
+    /// Jobs after which the thread went on to the next with its blocks not wiped.
+    went_on_unwiped: AtomicUsize,
+    /// Jobs after which the thread found no work and its blocks were all zero.
+    idle_wiped: AtomicUsize,
+    /// Jobs after which the thread found no work and its blocks were not all zero.
+    idle_unwiped: AtomicUsize,
+}
+
+#[cfg(test)]
+impl Probe {
+    /// Counts what a thread's memory looks like as it finishes a job.
+    fn after_job(&self, memory: &Argon2Memory, went_on: bool) {
+        let counter = match (went_on, memory.is_wiped()) {
+            (true, true) => return,
+            (true, false) => &self.went_on_unwiped,
+            (false, true) => &self.idle_wiped,
+            (false, false) => &self.idle_unwiped,
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// One piece of work for a hashing thread, with where to send its result.
@@ -300,46 +320,74 @@ impl Job {
 /// A hashing thread's loop: it ends when the last [`PasswordHasher`] is dropped.
 fn work(queue: &Receiver<(Instant, Job)>, shared: &Shared) {
     let mut memory = Argon2Memory::new(&shared.params);
+    let mut next = None;
 
-    loop {
-        // A thread idle for a while gives its buffer back, so that a burst of sign-ins does
-        // not leave the process 19 MiB per thread larger for good; the next hash allocates
-        // it again, about a millisecond.
-        let (queued_at, job) = match queue.recv_timeout(IDLE_RELEASE) {
-            Ok(next) => next,
-            Err(RecvTimeoutError::Timeout) => {
-                memory.release();
-                #[cfg(test)]
-                shared.probe.released.fetch_add(1, Ordering::SeqCst);
-                match queue.recv() {
-                    Ok(next) => next,
-                    Err(_) => return,
-                }
-            }
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
+    while let Some((queued_at, job)) = next.take().or_else(|| wait(queue, &mut memory, shared)) {
         shared.queued.fetch_sub(1, Ordering::Relaxed);
         if job.is_abandoned() {
             #[cfg(test)]
             shared.probe.skipped.fetch_add(1, Ordering::SeqCst);
-            continue;
+        } else {
+            start(job, queued_at, &mut memory, shared);
         }
 
-        #[cfg(test)]
-        {
-            let running = shared.probe.running.fetch_add(1, Ordering::SeqCst) + 1;
-            shared
-                .probe
-                .most_running
-                .fetch_max(running, Ordering::SeqCst);
+        // The wipe waits until the queue is empty. With the next job in hand, the next hash
+        // overwrites the blocks before reading any; under a flood of sign-ins, wiping 19 MiB
+        // after every hash took 3% of the site's CPU (docs/benchmarks.md). A job that does
+        // not hash, or hashes at a lower cost, leaves some blocks as they were: they stay
+        // only while this thread has work waiting, and are wiped when it has none.
+        next = queue.try_recv().ok();
+        if next.is_none() {
+            memory.wipe();
         }
-        if let Some(on_wait) = &shared.on_wait {
-            (on_wait.0)(queued_at.elapsed());
-        }
-        job.run(&mut memory, shared);
         #[cfg(test)]
-        shared.probe.running.fetch_sub(1, Ordering::SeqCst);
+        shared.probe.after_job(&memory, next.is_some());
     }
+}
+
+/// Waits for the next job, or `None` once the last [`PasswordHasher`] is dropped.
+#[cfg_attr(
+    not(test),
+    expect(unused_variables, reason = "only the tests' probe reads `shared`")
+)]
+fn wait(
+    queue: &Receiver<(Instant, Job)>,
+    memory: &mut Argon2Memory,
+    shared: &Shared,
+) -> Option<(Instant, Job)> {
+    match queue.recv_timeout(IDLE_RELEASE) {
+        Ok(next) => Some(next),
+        Err(RecvTimeoutError::Timeout) => {
+            // A thread idle for a while gives its buffer back, so that a burst of sign-ins
+            // does not leave the process 19 MiB per thread larger for good; the next hash
+            // allocates it again, about a millisecond.
+            memory.release();
+            #[cfg(test)]
+            shared.probe.released.fetch_add(1, Ordering::SeqCst);
+            queue.recv().ok()
+        }
+        Err(RecvTimeoutError::Disconnected) => None,
+    }
+}
+
+/// Runs one job that its caller still waits for.
+fn start(job: Job, queued_at: Instant, memory: &mut Argon2Memory, shared: &Shared) {
+    #[cfg(test)]
+    {
+        let running = shared.probe.running.fetch_add(1, Ordering::SeqCst) + 1;
+        shared
+            .probe
+            .most_running
+            .fetch_max(running, Ordering::SeqCst);
+    }
+
+    if let Some(on_wait) = &shared.on_wait {
+        (on_wait.0)(queued_at.elapsed());
+    }
+    job.run(memory, shared);
+
+    #[cfg(test)]
+    shared.probe.running.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// Verifies against the stored hash, or against the stand-in when there is none.
@@ -395,6 +443,18 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         go_on
+    }
+
+    /// Whether `condition` holds within ten seconds, checked every millisecond.
+    async fn eventually(condition: impl Fn() -> bool) -> bool {
+        let start = Instant::now();
+        while !condition() {
+            if start.elapsed() > Duration::from_secs(10) {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        true
     }
 
     #[tokio::test]
@@ -587,6 +647,46 @@ mod tests {
 
         assert!(released >= 1);
         assert!(verified.is_valid());
+    }
+
+    #[tokio::test]
+    async fn after_a_lone_hash_the_thread_wipes_its_memory_before_it_waits() {
+        let hasher = cheap(1);
+        let probe = &hasher.shared.probe;
+
+        hasher.hash(&Password::new("pw")).await.expect("hash");
+        let finished = eventually(|| probe.idle_wiped.load(Ordering::SeqCst) == 1).await;
+
+        assert!(finished, "the thread never went idle with its memory wiped");
+        assert_eq!(probe.idle_unwiped.load(Ordering::SeqCst), 0);
+        assert_eq!(probe.went_on_unwiped.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn hashes_queued_back_to_back_skip_the_wipe_until_the_queue_is_empty() {
+        let hasher = cheap(1);
+        let probe = &hasher.shared.probe;
+        let go_on = pause(&hasher).await;
+
+        let queued: Vec<_> = (0..3)
+            .map(|n| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash(&Password::new(format!("pw {n}"))).await })
+            })
+            .collect();
+        while hasher.queue_depth() < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        go_on.send(()).expect("pause waiting");
+        for job in queued {
+            job.await.expect("task").expect("hash");
+        }
+        let finished = eventually(|| probe.idle_wiped.load(Ordering::SeqCst) == 1).await;
+
+        // The first two hashes had the next in line; the third had none.
+        assert_eq!(probe.went_on_unwiped.load(Ordering::SeqCst), 2);
+        assert!(finished, "the thread never went idle with its memory wiped");
+        assert_eq!(probe.idle_unwiped.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
