@@ -23,7 +23,12 @@ fn hasher() -> &'static PasswordHasher {
             iterations: 1,
             parallelism: 1,
         };
-        PasswordHasher::new(HasherConfig { argon2, threads: 1 }).expect("valid params")
+        PasswordHasher::new(HasherConfig {
+            argon2,
+            threads: 1,
+            ..HasherConfig::default()
+        })
+        .expect("valid params")
     })
 }
 

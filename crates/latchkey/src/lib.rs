@@ -29,6 +29,7 @@
 //! # let cheap = latchkey::HasherConfig {
 //! #     argon2: latchkey::Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 },
 //! #     threads: 1,
+//! #     ..latchkey::HasherConfig::default()
 //! # };
 //! let auth: Auth<Profile> = Auth::builder(adapter)
 //! #   .hasher(cheap)
@@ -82,7 +83,8 @@ pub use auth::{Attributes, Auth, AuthBuilder, NewKey};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Error, HashError, StorageError};
 pub use password::{
-    Argon2Params, HasherConfig, Password, PasswordHash, PasswordHasher, Verification, WaitObserver,
+    Argon2Params, HasherConfig, HashingPriority, Password, PasswordHash, PasswordHasher,
+    Verification, WaitObserver,
 };
 pub use session::{IssuedSession, Session, SessionConfig, ValidSession};
 pub use throttle::{Decision, Throttle, ThrottleConfig};

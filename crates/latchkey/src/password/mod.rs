@@ -11,7 +11,8 @@
 //!
 //! Threat model: the hashes are for the day the database leaks, so they are slow on purpose.
 //! That slowness is itself a target, of a flood of sign-ins meant to exhaust CPU or memory, so
-//! hashing runs on a fixed set of threads with one reused buffer each ([`PasswordHasher`]).
+//! hashing runs on a fixed set of threads with one reused buffer each, at a lower priority
+//! than the request path ([`PasswordHasher`], [`HashingPriority`]).
 //! A sign-in for an account that does not exist verifies against a stand-in hash, so the
 //! response time does not reveal which accounts exist. Passwords and hashes live in types
 //! that never print and are wiped on drop ([`Password`], [`PasswordHash`]).
@@ -76,10 +77,11 @@ impl Argon2Params {
 /// How the hashing threads are set up.
 ///
 /// ```
-/// use latchkey::{Argon2Params, HasherConfig};
+/// use latchkey::{Argon2Params, HasherConfig, HashingPriority};
 ///
 /// let config = HasherConfig { threads: 2, ..HasherConfig::default() };
 /// assert_eq!(config.argon2, Argon2Params::default());
+/// assert_eq!(config.priority, HashingPriority::Lowered);
 /// ```
 #[derive(Debug, Clone)]
 pub struct HasherConfig {
@@ -88,16 +90,47 @@ pub struct HasherConfig {
     /// Hashing threads, which bound how many hashes run at once and so the memory they take:
     /// at most this many times `argon2.memory_kib`. At least one.
     pub threads: usize,
+    /// Their scheduling priority against the rest of the process.
+    pub priority: HashingPriority,
 }
 
 impl Default for HasherConfig {
-    /// Default parameters, and one thread per core.
+    /// Default parameters, one thread per core, at lowered priority.
     fn default() -> Self {
         Self {
             argon2: Argon2Params::default(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            priority: HashingPriority::default(),
         }
     }
+}
+
+/// The scheduling priority of the hashing threads.
+///
+/// A sign-in takes tens of milliseconds of CPU on purpose, a page view far less. When both
+/// want the CPU, lowered hashing threads let the requests that need no hash go first, so that
+/// a flood of sign-ins slows sign-ins, not every page (docs/benchmarks.md, "Isolation"). When
+/// nothing else wants the CPU, the hashing threads get all of it at either priority.
+///
+/// ```
+/// use latchkey::{HasherConfig, HashingPriority};
+///
+/// // A host shared with other busy programs, where sign-ins must not yield to them.
+/// let config = HasherConfig { priority: HashingPriority::Normal, ..HasherConfig::default() };
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HashingPriority {
+    /// Ten nice levels below the thread that starts the hasher, at most 19: under Linux's
+    /// scheduler a thread at nice 10 gets about a tenth of the CPU that one at nice 0 gets
+    /// when both are busy. Lowered hashing threads yield to other processes too, which on a
+    /// busy shared host slows sign-ins. The default. On other systems than Linux, the same as
+    /// [`Normal`](Self::Normal).
+    #[default]
+    Lowered,
+    /// The priority of the thread that starts the hasher.
+    Normal,
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -197,7 +230,12 @@ mod tests {
     };
 
     fn hasher(argon2: Argon2Params) -> PasswordHasher {
-        PasswordHasher::new(HasherConfig { argon2, threads: 1 }).expect("valid config")
+        PasswordHasher::new(HasherConfig {
+            argon2,
+            threads: 1,
+            ..HasherConfig::default()
+        })
+        .expect("valid config")
     }
 
     /// Verifies on the calling thread, for the property test's thousands of cases.

@@ -6,12 +6,14 @@
 //! hashes each allocating 19 MiB were measured to take several GB. A fixed number of threads,
 //! each reusing one Argon2 buffer, bounds both CPU and memory; excess jobs wait in the queue,
 //! whose length [`PasswordHasher::queue_depth`] reports so that an application can shed load.
+//! The threads run below the rest of the process by default ([`HashingPriority`]), so that
+//! the requests that need no hash keep the CPU they need while sign-ins queue.
 //!
 //! Results come back through a `futures_channel` oneshot, so the core depends on no runtime.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, Instant};
 use std::{fmt, thread};
 
@@ -20,7 +22,7 @@ use futures_channel::oneshot;
 
 use super::argon2id::{self, Argon2Memory};
 use super::secret::normalize;
-use super::{HasherConfig, Password, PasswordHash, Verification};
+use super::{HasherConfig, HashingPriority, Password, PasswordHash, Verification};
 use crate::error::HashError;
 
 /// The password that the stand-in hash for a missing one is made from. It need not be secret:
@@ -41,6 +43,7 @@ const DUMMY_PASSWORD: &str = "latchkey dummy password";
 /// # let hasher = PasswordHasher::new(HasherConfig {
 /// #     argon2: Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 },
 /// #     threads: 1,
+/// #     ..HasherConfig::default()
 /// # })?;
 ///
 /// let hash = hasher.hash(&Password::new("correct horse")).await?;
@@ -69,7 +72,8 @@ impl fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// Starts `config.threads` hashing threads, named `latchkey-hash-0` and onwards.
+    /// Starts `config.threads` hashing threads, named `latchkey-hash-0` and onwards, at
+    /// `config.priority`.
     ///
     /// # Errors
     ///
@@ -109,9 +113,17 @@ impl PasswordHasher {
         // If a spawn fails, returning drops `jobs`, and the threads already started stop.
         for n in 0..config.threads {
             let (queue, shared) = (queue.clone(), Arc::clone(&shared));
+            let priority = config.priority;
             thread::Builder::new()
                 .name(format!("latchkey-hash-{n}"))
-                .spawn(move || work(&queue, &shared))
+                .spawn(move || {
+                    if priority == HashingPriority::Lowered {
+                        lower_own_priority();
+                    }
+                    #[cfg(test)]
+                    shared.probe.started();
+                    work(&queue, &shared)
+                })
                 .map_err(|error| {
                     HashError::Compute(format!("could not start a hashing thread: {error}"))
                 })?;
@@ -122,6 +134,7 @@ impl PasswordHasher {
             memory_kib = config.argon2.memory_kib,
             iterations = config.argon2.iterations,
             parallelism = config.argon2.parallelism,
+            priority = ?config.priority,
             "password hashing threads started"
         );
         Ok(Self { jobs, shared })
@@ -191,6 +204,43 @@ impl PasswordHasher {
 /// How long a hashing thread waits for work before it frees its Argon2 memory.
 const IDLE_RELEASE: Duration = Duration::from_secs(1);
 
+/// How many nice levels a hashing thread at [`HashingPriority::Lowered`] goes down.
+const NICE_INCREMENT: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority by [`NICE_INCREMENT`]. On Linux the nice
+/// value belongs to each thread, not to the process (setpriority(2), "Bugs"), so the rest of
+/// the process keeps its own. Relative, not set to 10: the threads of a process started at
+/// nice 15 go to 19, not back up to 10, which a process run as root would be allowed to do.
+///
+/// A failure is logged once and otherwise ignored: hashing at the normal priority costs the
+/// request path some latency under load, nothing more.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn lower_own_priority() {
+    static WARNED: Once = Once::new();
+
+    if let Err(error) = rustix::process::nice(NICE_INCREMENT) {
+        WARNED.call_once(|| {
+            tracing::warn!(
+                %error,
+                "cannot lower the priority of the password hashing threads; they compete with \
+                 requests on equal terms"
+            );
+        });
+    }
+}
+
+/// Elsewhere nice(2) changes the whole process, or does not exist, so the threads keep the
+/// normal priority. TODO: lower them on macOS and Windows too, each through its own
+/// per-thread priority call, if Latchkey comes to be served from either.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn lower_own_priority() {
+    static TOLD: Once = Once::new();
+
+    TOLD.call_once(|| {
+        tracing::debug!("password hashing threads keep the normal priority on this system");
+    });
+}
+
 /// Told, as each hashing job starts, how long it waited for a thread.
 #[derive(Clone)]
 pub struct WaitObserver(Arc<dyn Fn(Duration) + Send + Sync>);
@@ -247,10 +297,20 @@ struct Probe {
     idle_wiped: AtomicUsize,
     /// Jobs after which the thread found no work and its blocks were not all zero.
     idle_unwiped: AtomicUsize,
+    /// Each thread's `/proc/<pid>/task/<tid>`, noted as it started, on Linux.
+    tasks: std::sync::Mutex<Vec<std::path::PathBuf>>,
 }
 
 #[cfg(test)]
 impl Probe {
+    /// Notes where the calling thread's procfs entry is, so that tests can read its state.
+    fn started(&self) {
+        if let Ok(task) = std::fs::read_link("/proc/thread-self") {
+            let task = std::path::Path::new("/proc").join(task);
+            self.tasks.lock().expect("probe lock").push(task);
+        }
+    }
+
     /// Counts what a thread's memory looks like as it finishes a job.
     fn after_job(&self, memory: &Argon2Memory, went_on: bool) {
         let counter = match (went_on, memory.is_wiped()) {
@@ -431,6 +491,7 @@ mod tests {
                 parallelism: 1,
             },
             threads,
+            ..HasherConfig::default()
         })
         .expect("valid config")
     }
@@ -530,6 +591,7 @@ mod tests {
                 parallelism: 1,
             },
             threads: 1,
+            ..HasherConfig::default()
         })
         .expect("valid config");
         let password = Password::new("correct horse");
@@ -610,6 +672,7 @@ mod tests {
                     parallelism: 1,
                 },
                 threads: 1,
+                ..HasherConfig::default()
             },
             Some(observer),
         )
@@ -750,6 +813,7 @@ mod tests {
                 parallelism: 1,
             },
             threads: 1,
+            ..HasherConfig::default()
         };
 
         assert!(matches!(
@@ -775,5 +839,59 @@ mod tests {
             .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok());
 
         assert!(names.any(|name| name.trim() == "latchkey-hash-0"));
+    }
+
+    /// The nice value of a thread, field 19 of its `stat` in procfs.
+    #[cfg(target_os = "linux")]
+    fn nice_of(task: &std::path::Path) -> i32 {
+        let stat = std::fs::read_to_string(task.join("stat")).expect("procfs");
+
+        // Field 2, the thread's name, is in parentheses and may hold spaces.
+        let after_name = &stat[stat.rfind(')').expect("name") + 1..];
+        let nice = after_name.split_whitespace().nth(16).expect("field 19");
+        nice.parse().expect("a number")
+    }
+
+    /// The nice values of the threads of `hasher`, once all have started.
+    #[cfg(target_os = "linux")]
+    async fn nice_values(hasher: &PasswordHasher, threads: usize) -> Vec<i32> {
+        let tasks = &hasher.shared.probe.tasks;
+        let started = eventually(|| tasks.lock().expect("lock").len() == threads).await;
+        assert!(started, "not every thread started");
+
+        let tasks = tasks.lock().expect("lock").clone();
+        for task in &tasks {
+            let name = std::fs::read_to_string(task.join("comm")).expect("procfs");
+            assert!(name.starts_with("latchkey-hash-"), "{name:?}");
+        }
+        tasks.iter().map(|task| nice_of(task)).collect()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_threads_run_ten_nice_levels_below_the_thread_that_starts_them() {
+        let starter = nice_of(std::path::Path::new("/proc/thread-self"));
+
+        let hasher = cheap(2);
+        let nice = nice_values(&hasher, 2).await;
+
+        let lowered = (starter + 10).min(19);
+        assert_eq!(nice, [lowered, lowered], "started at {starter}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn at_normal_priority_the_threads_keep_the_nice_value_of_the_thread_that_starts_them() {
+        let starter = nice_of(std::path::Path::new("/proc/thread-self"));
+
+        let hasher = PasswordHasher::new(HasherConfig {
+            priority: HashingPriority::Normal,
+            ..HasherConfig::default()
+        })
+        .expect("valid config");
+        let threads = HasherConfig::default().threads;
+        let nice = nice_values(&hasher, threads).await;
+
+        assert_eq!(nice, vec![starter; threads]);
     }
 }

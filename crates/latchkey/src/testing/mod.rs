@@ -86,6 +86,7 @@ pub fn cheap_hashing() -> HasherConfig {
             parallelism: 1,
         },
         threads: 2,
+        ..HasherConfig::default()
     }
 }
 
