@@ -2,8 +2,8 @@
 //! a binary search of the embedded list after NFKC and case folding.
 //!
 //! And Argon2id on the hashing threads at the default cost: one hash at a time, and a burst of
-//! eight on two threads, the sign-in flood in small. Results are recorded in
-//! docs/benchmarks.md.
+//! eight on two threads, the sign-in flood in small. Both are wall-clock times, so on a shared
+//! machine compare runs made side by side.
 
 // `criterion_group!` defines a public function without documentation.
 #![allow(missing_docs)]
