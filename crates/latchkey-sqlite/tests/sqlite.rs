@@ -377,3 +377,70 @@ async fn a_closed_adapter_is_unavailable() {
         "got {result:?}"
     );
 }
+
+#[tokio::test]
+async fn sessions_stored_before_they_were_ordered_by_user_survive_the_migration() {
+    // A database as the three migrations before 0004 left it, with sessions in it.
+    let dir = TempDir::new().expect("tempdir");
+    let earlier = dir.path().join("migrations");
+    std::fs::create_dir(&earlier).expect("mkdir");
+    for name in [
+        "0001_init.sql",
+        "0002_abuse.sql",
+        "0003_session_activity.sql",
+    ] {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(name);
+        std::fs::copy(source, earlier.join(name)).expect("copy migration");
+    }
+    let path = dir.path().join("old.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");
+    sqlx::migrate::Migrator::new(earlier.as_path())
+        .await
+        .expect("read migrations")
+        .run(&pool)
+        .await
+        .expect("migrate to 0003");
+    sqlx::query("INSERT INTO users (id, attributes) VALUES ('u1', '{}'), ('u2', '{}')")
+        .execute(&pool)
+        .await
+        .expect("users");
+    for (id, user_id, created_at) in [("s1", "u1", 1), ("s2", "u2", 2), ("s3", "u1", 3)] {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, active_expires, idle_expires, \
+             absolute_expires, attributes, last_seen_at) VALUES (?, ?, ?, 100, 200, 300, \
+             '{\"ua\":\"x\"}', 7)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(created_at)
+        .execute(&pool)
+        .await
+        .expect("session");
+    }
+    pool.close().await;
+
+    let adapter = SqliteAdapter::connect(path_str(&path))
+        .await
+        .expect("connect applies 0004");
+    let (found, owner) = adapter
+        .session_and_user("s3")
+        .await
+        .expect("read")
+        .expect("kept");
+    let listed = adapter.user_sessions("u1", 0).await.expect("listed");
+    let duplicate = adapter.insert_session(&session("s2", "u1", 9)).await;
+
+    assert_eq!(owner.id, "u1");
+    assert_eq!(found.created_at, 3);
+    assert_eq!(found.last_seen_at, 7);
+    assert_eq!(found.attributes, "{\"ua\":\"x\"}");
+    let ids: Vec<&str> = listed.iter().map(|row| row.id.as_str()).collect();
+    assert_eq!(ids, ["s3", "s1"]);
+    assert!(duplicate.is_err(), "a session id stays unique across users");
+    assert_eq!(count(&adapter, "sessions").await, 3);
+}
