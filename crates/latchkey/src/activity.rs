@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use crate::adapter::SessionRow;
+
 /// [`PendingActivity::oldest`] when nothing waits.
 const NOTHING_WAITS: i64 = i64::MAX;
 
@@ -60,6 +62,20 @@ impl PendingActivity {
             return None;
         }
         self.seen().get(id).copied()
+    }
+
+    /// Moves each row's last-seen time to the one waiting for it, when later; one lock for
+    /// the whole list.
+    pub(crate) fn apply(&self, rows: &mut [SessionRow]) {
+        if self.len.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let seen = self.seen();
+        for row in rows {
+            if let Some(&queued) = seen.get(&row.id) {
+                row.last_seen_at = row.last_seen_at.max(queued);
+            }
+        }
     }
 
     /// Drops the time waiting for session `id`: it was written with the session's renewal,

@@ -21,6 +21,9 @@ use crate::user::{Key, User, UserId};
 /// holds this many. About 2 MiB when full.
 const ACTIVITY_QUEUE_CAPACITY: usize = 16_384;
 
+/// How many last-seen times one adapter call writes.
+const ACTIVITY_WRITE_CHUNK: usize = 1_000;
+
 /// Attributes an application can keep on users and sessions: any serde type.
 pub trait Attributes: Serialize + DeserializeOwned + Send + Sync + 'static {}
 
@@ -563,16 +566,19 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
             return Ok(0);
         }
 
-        match self.inner.adapter.update_sessions_last_seen(&batch).await {
-            Ok(()) => {
-                tracing::debug!(sessions = batch.len(), "last-seen times written");
-                Ok(batch.len())
-            }
-            Err(error) => {
-                self.inner.activity.restore(batch, to_millis(self.now()));
-                Err(error.into())
+        // In parts, so that no statement carries megabytes of parameters for the database
+        // to parse and the allocator to keep afterwards.
+        for (written, part) in batch.chunks(ACTIVITY_WRITE_CHUNK).enumerate() {
+            if let Err(error) = self.inner.adapter.update_sessions_last_seen(part).await {
+                let unwritten = batch[written * ACTIVITY_WRITE_CHUNK..].to_vec();
+                self.inner
+                    .activity
+                    .restore(unwritten, to_millis(self.now()));
+                return Err(error.into());
             }
         }
+        tracing::debug!(sessions = batch.len(), "last-seen times written");
+        Ok(batch.len())
     }
 
     /// Decides whether a stored session is alive at `now`, extends it when its active period
@@ -644,13 +650,14 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
         rows: impl IntoIterator<Item = SessionRow>,
         now: i64,
     ) -> Result<Vec<Session<S>>, Error> {
-        let mut sessions = rows
+        let mut rows: Vec<SessionRow> = rows
             .into_iter()
             .filter(|row| now <= row.absolute_expires)
-            .map(|mut row| {
-                if let Some(queued) = self.inner.activity.get(&row.id) {
-                    row.last_seen_at = row.last_seen_at.max(queued);
-                }
+            .collect();
+        self.inner.activity.apply(&mut rows);
+        let mut sessions = rows
+            .into_iter()
+            .map(|row| {
                 let attributes = decode(&row.attributes)?;
                 Ok(session_from_row(row, attributes, false))
             })

@@ -36,6 +36,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let adapter = SqliteAdapter::connect("example.db").await?;
     let auth: Auth<Account> = Auth::builder(adapter).build()?;
 
+    // Validation queues sessions' last-seen times; writing them here means no request has to.
+    let background = auth.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            let _ = background.flush_session_activity().await;
+        }
+    });
+
     let app = Router::new()
         .route("/", get(greet))
         .route("/signup", post(sign_up))
