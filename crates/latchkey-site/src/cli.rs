@@ -179,9 +179,10 @@ pub struct DatabaseArgs {
     )]
     pub database_url: String,
 
-    /// The most connections to keep open to the database.
-    #[arg(long, env = "LATCHKEY_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
-    pub database_max_connections: u32,
+    /// The most connections to keep open to the database [default: 4 for SQLite, 10 for
+    /// PostgreSQL].
+    #[arg(long, env = "LATCHKEY_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
 
     /// How long a request waits for a database connection before it is answered with 503,
     /// in seconds.

@@ -30,15 +30,19 @@ impl Database {
         let url = args.database_url.as_str();
         if is_postgres(url) {
             let config = PostgresConfig::new()
-                .with_max_connections(args.database_max_connections)
+                .with_max_connections(args.database_max_connections.unwrap_or(10))
                 .with_acquire_timeout(args.database_timeout);
             let adapter = PostgresAdapter::connect_with(url, config)
                 .await
                 .context("cannot open the PostgreSQL database")?;
             Ok(Self::Postgres(adapter))
         } else {
+            // SQLite runs each connection on a thread of its own and writes through one at a
+            // time, so a few connections keep two CPUs busy; each holds its page cache, and
+            // ten kept 20 MiB more resident than four for the same throughput
+            // (docs/benchmarks.md).
             let config = SqliteConfig::new()
-                .with_max_connections(args.database_max_connections)
+                .with_max_connections(args.database_max_connections.unwrap_or(4))
                 .with_acquire_timeout(args.database_timeout);
             let adapter = SqliteAdapter::connect_with(url, config)
                 .await
