@@ -253,7 +253,12 @@ impl Location {
     }
 
     fn pool_options(&self, config: &SqliteConfig) -> SqlitePoolOptions {
-        let options = SqlitePoolOptions::new().acquire_timeout(config.acquire_timeout);
+        // No ping before each use: a connection to a file in this process does not drop
+        // the way a network connection does, and the ping was a second hand-off to the
+        // connection's worker thread on every query.
+        let options = SqlitePoolOptions::new()
+            .acquire_timeout(config.acquire_timeout)
+            .test_before_acquire(false);
 
         // An in-memory database exists only while a connection to it is open, and in shared
         // cache mode concurrent writers get SQLITE_LOCKED, which the busy timeout does not
