@@ -14,6 +14,9 @@ use crate::adapter::SessionRow;
 const NOTHING_WAITS: i64 = i64::MAX;
 
 /// Session ids and the last-seen times not yet written for them.
+// TODO: times still queued when the process dies are lost (up to the flush interval's worth,
+// 5 s in the site). Writing them through on every validation is what this queue avoids;
+// a write-ahead record would cost the same write.
 pub(crate) struct PendingActivity {
     seen: Mutex<HashMap<String, i64>>,
     // Copies of what the map holds, kept outside the lock so that every validation can ask
