@@ -99,7 +99,7 @@ fn client() -> Client {
 async fn open(url: &str) -> Database {
     Database::open(&DatabaseArgs {
         database_url: url.to_owned(),
-        database_max_connections: 2,
+        database_max_connections: Some(2),
         database_timeout: Duration::from_secs(5),
     })
     .await
