@@ -96,7 +96,7 @@ impl<U: Attributes + Clone, S: Attributes + Clone> AuthRequest<U, S> {
             None => None,
         };
 
-        self.settle(token, &outcome);
+        self.settle(token, outcome.clone());
         Ok(outcome)
     }
 
@@ -129,7 +129,7 @@ impl<U: Attributes + Clone, S: Attributes + Clone> AuthRequest<U, S> {
             None => None,
         };
 
-        self.settle(token, &outcome.as_ref().map(|(valid, _)| valid.clone()));
+        self.settle(token, outcome.as_ref().map(|(valid, _)| valid.clone()));
         Ok(outcome)
     }
 
@@ -144,16 +144,16 @@ impl<U: Attributes + Clone, S: Attributes + Clone> AuthRequest<U, S> {
 
     /// Keeps a validation's outcome for the rest of the request, and decides the cookie: sent
     /// again for a renewed session, cleared for one the client sent in vain.
-    fn settle(&self, token: Option<SessionToken>, outcome: &Option<ValidSession<U, S>>) {
+    fn settle(&self, token: Option<SessionToken>, outcome: Option<ValidSession<U, S>>) {
         let mut state = self.state();
-        match (outcome, token) {
+        match (&outcome, token) {
             (Some(valid), Some(token)) if valid.session.fresh => {
                 state.outgoing = Outgoing::Set(token, valid.session.expires_at);
             }
             (None, _) if state.cookie_sent_by_client => state.outgoing = Outgoing::Clear,
             _ => {}
         }
-        state.validated = Some(outcome.clone());
+        state.validated = Some(outcome);
     }
 
     /// Sets the session the response hands to the client: `Some` writes its cookie, `None`
