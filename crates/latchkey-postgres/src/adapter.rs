@@ -4,8 +4,7 @@ use std::future::Future;
 
 use async_trait::async_trait;
 use latchkey::adapter::{
-    session_rows_from_json, AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow,
-    SessionListing, SessionRow, UserRow,
+    AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow, SessionListing, SessionRow, UserRow,
 };
 use latchkey::throttle::{LockoutRule, RateRule};
 use latchkey::{Adapter, AdapterError, PasswordHash};
@@ -357,13 +356,9 @@ impl Adapter for PostgresAdapter {
             };
             let (session, user) = rows::session_and_user(&row).map_err(storage)?;
             let listed: String = row.try_get("listed").map_err(storage)?;
-            let user_sessions =
-                session_rows_from_json(&session.user_id, &listed).map_err(AdapterError::Other)?;
-            Ok(Some(SessionListing {
-                session,
-                user,
-                user_sessions,
-            }))
+            SessionListing::with_json_list(session, user, &listed)
+                .map(Some)
+                .map_err(AdapterError::Other)
         })
         .await
     }

@@ -71,42 +71,54 @@ pub struct SessionListing {
     pub user_sessions: Vec<SessionRow>,
 }
 
-/// Reads a user's sessions that a query aggregated into one JSON array, each session an array
-/// `[id, created_at, active_expires, idle_expires, absolute_expires, last_seen_at,
-/// attributes]`: how the bundled adapters answer [`Adapter::session_listing`] in one row.
-///
-/// # Errors
-///
-/// Text that is not such an array.
-pub fn session_rows_from_json(user_id: &str, json: &str) -> Result<Vec<SessionRow>, BoxError> {
-    type Listed = (String, i64, i64, i64, i64, i64, String);
-    let listed: Vec<Listed> = serde_json::from_str(json)?;
+impl SessionListing {
+    /// A listing whose user's sessions a query aggregated into one JSON array, each session
+    /// an array `[id, created_at, active_expires, idle_expires, absolute_expires,
+    /// last_seen_at, attributes]`: how the bundled adapters answer
+    /// [`Adapter::session_listing`] in one row.
+    ///
+    /// # Errors
+    ///
+    /// Text that is not such an array.
+    pub fn with_json_list(
+        session: SessionRow,
+        user: UserRow,
+        json: &str,
+    ) -> Result<Self, BoxError> {
+        type Listed = (String, i64, i64, i64, i64, i64, String);
+        let listed: Vec<Listed> = serde_json::from_str(json)?;
 
-    Ok(listed
-        .into_iter()
-        .map(
-            |(
-                id,
-                created_at,
-                active_expires,
-                idle_expires,
-                absolute_expires,
-                last_seen_at,
-                attributes,
-            )| {
-                SessionRow {
+        let user_sessions = listed
+            .into_iter()
+            .map(
+                |(
                     id,
-                    user_id: user_id.to_owned(),
                     created_at,
                     active_expires,
                     idle_expires,
                     absolute_expires,
                     last_seen_at,
                     attributes,
-                }
-            },
-        )
-        .collect())
+                )| {
+                    SessionRow {
+                        id,
+                        user_id: session.user_id.clone(),
+                        created_at,
+                        active_expires,
+                        idle_expires,
+                        absolute_expires,
+                        last_seen_at,
+                        attributes,
+                    }
+                },
+            )
+            .collect();
+        Ok(Self {
+            session,
+            user,
+            user_sessions,
+        })
+    }
 }
 
 /// The sign-in attempts counted against one subject (an account or a device), as stored.
