@@ -1,5 +1,7 @@
 //! The pages: sign-up, sign-in and the profile, plus health and not-found.
 
+use std::fmt;
+use std::rc::Rc;
 use std::time::SystemTime;
 
 use askama::Template;
@@ -22,17 +24,17 @@ struct ProfilePage<'a> {
     user_id: &'a str,
     username: &'a str,
     error: Option<&'a str>,
-    sessions: Vec<SessionView>,
+    sessions: Vec<SessionView<'a>>,
     recent: bool,
 }
 
 /// One of the user's sessions as the profile lists it.
-struct SessionView {
-    id: String,
-    agent: String,
-    address: String,
-    created: String,
-    last_seen: String,
+struct SessionView<'a> {
+    id: &'a str,
+    agent: Rc<str>,
+    address: &'a str,
+    created: Ago,
+    last_seen: Ago,
     current: bool,
 }
 
@@ -68,6 +70,7 @@ fn render_profile(
     error: Option<&str>,
 ) -> Response {
     let now = auth.now();
+    let mut agents = AgentNames::default();
     let page = ProfilePage {
         assets: &VERSIONS,
         user_id: valid.user.id.as_str(),
@@ -76,15 +79,15 @@ fn render_profile(
         sessions: sessions
             .iter()
             .map(|session| SessionView {
-                id: session.id.as_str().to_owned(),
-                agent: short_agent(session.attributes.user_agent.as_deref()),
+                id: session.id.as_str(),
+                agent: agents.name(session.attributes.user_agent.as_deref()),
                 address: session
                     .attributes
                     .address
-                    .clone()
-                    .unwrap_or_else(|| "unknown address".to_owned()),
-                created: when(session.created_at, now),
-                last_seen: when(session.last_seen_at, now),
+                    .as_deref()
+                    .unwrap_or("unknown address"),
+                created: Ago::new(session.created_at, now),
+                last_seen: Ago::new(session.last_seen_at, now),
                 current: session.id == valid.session.id,
             })
             .collect(),
@@ -93,24 +96,61 @@ fn render_profile(
     reply::html(status, page.render())
 }
 
-/// A time as people read it in a list: "just now", "5 minutes ago", or a date.
-pub(crate) fn when(time: SystemTime, now: SystemTime) -> String {
-    let Ok(ago) = now.duration_since(time) else {
-        return "just now".to_owned();
-    };
-    match ago.as_secs() {
-        0..60 => "just now".to_owned(),
-        60..3_600 => format!("{} min ago", ago.as_secs() / 60),
-        3_600..86_400 => format!("{} h ago", ago.as_secs() / 3_600),
-        _ => {
-            let date = time::OffsetDateTime::from(time);
-            format!(
-                "{}-{:02}-{:02}",
-                date.year(),
-                u8::from(date.month()),
-                date.day()
-            )
+/// A time as people read it in a list: "just now", "5 min ago", "3 h ago" or a date.
+///
+/// Written straight into the page rather than into a string of its own: the profile shows
+/// two for every session on every view. The text holds only ASCII letters, digits, spaces and
+/// hyphens, so the template need not escape it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ago {
+    time: SystemTime,
+    now: SystemTime,
+}
+
+impl Ago {
+    pub(crate) fn new(time: SystemTime, now: SystemTime) -> Self {
+        Self { time, now }
+    }
+}
+
+impl fmt::Display for Ago {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Ok(ago) = self.now.duration_since(self.time) else {
+            return f.write_str("just now");
+        };
+        match ago.as_secs() {
+            0..60 => f.write_str("just now"),
+            seconds @ 60..3_600 => write!(f, "{} min ago", seconds / 60),
+            seconds @ 3_600..86_400 => write!(f, "{} h ago", seconds / 3_600),
+            _ => {
+                let date = time::OffsetDateTime::from(self.time);
+                write!(
+                    f,
+                    "{}-{:02}-{:02}",
+                    date.year(),
+                    u8::from(date.month()),
+                    date.day()
+                )
+            }
         }
+    }
+}
+
+/// The short names of the browsers in one list, each worked out once: a user's sessions
+/// mostly come from a handful of browsers, and naming one takes a dozen substring searches.
+#[derive(Default)]
+struct AgentNames<'a> {
+    named: Vec<(Option<&'a str>, Rc<str>)>,
+}
+
+impl<'a> AgentNames<'a> {
+    fn name(&mut self, agent: Option<&'a str>) -> Rc<str> {
+        if let Some((_, name)) = self.named.iter().find(|(seen, _)| *seen == agent) {
+            return Rc::clone(name);
+        }
+        let name: Rc<str> = short_agent(agent).into();
+        self.named.push((agent, Rc::clone(&name)));
+        name
     }
 }
 
@@ -218,4 +258,65 @@ pub(crate) async fn not_found() -> Response {
 pub(crate) fn unavailable(error: &latchkey::Error) -> Response {
     tracing::warn!(error = %error_chain(error), "session check failed");
     message_page(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", UNAVAILABLE)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn times_read_as_just_now_minutes_hours_or_a_date() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_764_763_200); // 2025-12-03 12:00 UTC
+        let ago = |seconds| Ago::new(now - Duration::from_secs(seconds), now).to_string();
+
+        assert_eq!(ago(0), "just now");
+        assert_eq!(ago(59), "just now");
+        assert_eq!(ago(60), "1 min ago");
+        assert_eq!(ago(3_599), "59 min ago");
+        assert_eq!(ago(3_600), "1 h ago");
+        assert_eq!(ago(86_399), "23 h ago");
+        assert_eq!(ago(86_400), "2025-12-02");
+        assert_eq!(ago(40 * 86_400), "2025-10-24");
+        // A clock that went back must not show a time in the future.
+        assert_eq!(
+            Ago::new(now + Duration::from_secs(30), now).to_string(),
+            "just now"
+        );
+    }
+
+    #[test]
+    fn a_time_never_needs_escaping_in_the_page() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_764_763_200);
+        for seconds in [0, 61, 7_200, 90_000, 1_700_000_000] {
+            let text = Ago::new(now - Duration::from_secs(seconds), now).to_string();
+            assert!(
+                text.bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b' ' | b'-')),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_browser_in_a_list_is_named_once_and_named_as_alone() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        let curl = "curl/8.5.0";
+        let mut names = AgentNames::default();
+
+        let first = names.name(Some(firefox));
+        let second = names.name(Some(curl));
+        let again = names.name(Some(firefox));
+        let unknown = names.name(None);
+
+        assert_eq!(&*first, "Firefox on Linux");
+        assert_eq!(&*second, short_agent(Some(curl)));
+        assert!(
+            Rc::ptr_eq(&first, &again),
+            "the second Firefox reused the first name"
+        );
+        assert_eq!(&*unknown, "Unknown browser");
+        assert_eq!(names.named.len(), 3);
+    }
 }
