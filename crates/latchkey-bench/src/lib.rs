@@ -9,9 +9,6 @@ use latchkey_postgres::{PostgresAdapter, PostgresConfig};
 use latchkey_sqlite::{SqliteAdapter, SqliteConfig};
 use sqlx::{PgPool, Row, SqlitePool};
 
-/// The site's default pool size (`--database-max-connections`).
-pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
-
 /// The provider id of username keys, as the site stores them.
 pub const USERNAME_PROVIDER: &str = "username";
 
@@ -56,12 +53,15 @@ pub struct SessionLookup {
 
 impl Database {
     /// Opens `url` as the `latchkey` command does: a `postgres://` URL with the PostgreSQL
-    /// adapter, anything else as a SQLite path, migrations applied.
+    /// adapter, anything else as a SQLite path, migrations applied. `max_connections` is the
+    /// pool size, or the site's default for the database when `None`.
     ///
     /// # Errors
     ///
     /// [`OpenError`] when the adapter cannot connect or migrate.
-    pub async fn open(url: &str, max_connections: u32) -> Result<Self, OpenError> {
+    pub async fn open(url: &str, max_connections: Option<u32>) -> Result<Self, OpenError> {
+        let max_connections = max_connections
+            .unwrap_or_else(|| latchkey_site::database::default_max_connections(url));
         if is_postgres(url) {
             let config = PostgresConfig::new().with_max_connections(max_connections);
             Ok(Self::Postgres(

@@ -10,6 +10,25 @@ use latchkey_sqlite::{SqliteAdapter, SqliteConfig};
 
 use crate::cli::DatabaseArgs;
 
+/// Connections to a SQLite database when `--database-max-connections` is not given.
+///
+/// SQLite runs each connection on a thread of its own and writes through one at a time, so a
+/// few connections keep two CPUs busy; each holds its page cache, and ten kept 20 MiB more
+/// resident than four for the same throughput (docs/benchmarks.md).
+pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
+
+/// Connections to a PostgreSQL server when `--database-max-connections` is not given.
+pub const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+
+/// The pool size the site opens `url` with unless told otherwise.
+pub fn default_max_connections(url: &str) -> u32 {
+    if is_postgres(url) {
+        POSTGRES_MAX_CONNECTIONS
+    } else {
+        SQLITE_MAX_CONNECTIONS
+    }
+}
+
 /// An open database.
 #[derive(Clone)]
 pub enum Database {
@@ -30,19 +49,21 @@ impl Database {
         let url = args.database_url.as_str();
         if is_postgres(url) {
             let config = PostgresConfig::new()
-                .with_max_connections(args.database_max_connections.unwrap_or(10))
+                .with_max_connections(
+                    args.database_max_connections
+                        .unwrap_or(POSTGRES_MAX_CONNECTIONS),
+                )
                 .with_acquire_timeout(args.database_timeout);
             let adapter = PostgresAdapter::connect_with(url, config)
                 .await
                 .context("cannot open the PostgreSQL database")?;
             Ok(Self::Postgres(adapter))
         } else {
-            // SQLite runs each connection on a thread of its own and writes through one at a
-            // time, so a few connections keep two CPUs busy; each holds its page cache, and
-            // ten kept 20 MiB more resident than four for the same throughput
-            // (docs/benchmarks.md).
             let config = SqliteConfig::new()
-                .with_max_connections(args.database_max_connections.unwrap_or(4))
+                .with_max_connections(
+                    args.database_max_connections
+                        .unwrap_or(SQLITE_MAX_CONNECTIONS),
+                )
                 .with_acquire_timeout(args.database_timeout);
             let adapter = SqliteAdapter::connect_with(url, config)
                 .await

@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use latchkey::token::{random_string, USER_ID_LENGTH};
 use latchkey::{HasherConfig, Password, PasswordHasher, SessionConfig, SessionToken, Username};
-use latchkey_bench::{Database, DEFAULT_MAX_CONNECTIONS, USERNAME_PROVIDER};
+use latchkey_bench::{Database, USERNAME_PROVIDER};
 use sqlx::{Connection, QueryBuilder};
 
 /// Seeds a benchmark database.
@@ -155,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
     let (sessions, tokens) = make_sessions(args.sessions, args.users, args.keep_tokens)?;
     write_tokens(&args.tokens, &tokens)?;
 
-    let database = Database::open(&args.database_url, DEFAULT_MAX_CONNECTIONS).await?;
+    let database = Database::open(&args.database_url, None).await?;
     match &database {
         Database::Sqlite(adapter) => {
             let mut connection = adapter.pool().acquire().await?;
