@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
-use latchkey::AuditKind;
+use latchkey::{AuditKind, HashingPriority};
 use latchkey_axum::origin::PublicOrigin;
 
 use crate::site::client::ForwardedHeader;
@@ -132,6 +132,17 @@ pub struct ServeArgs {
     )]
     pub audit_retention_days: u32,
 
+    /// The CPU priority of the password-hashing threads. `lowered` (ten nice levels down, on
+    /// Linux) keeps pages quick while a flood of sign-ins fills the hashing threads; `normal`
+    /// gives sign-ins a larger share of a host that other busy programs share.
+    #[arg(
+        long,
+        env = "LATCHKEY_HASHING_PRIORITY",
+        value_enum,
+        default_value_t = HashingPriorityArg::Lowered
+    )]
+    pub hashing_priority: HashingPriorityArg,
+
     /// How log lines are written.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -188,6 +199,24 @@ pub struct DatabaseArgs {
     /// in seconds.
     #[arg(long, env = "LATCHKEY_DATABASE_TIMEOUT", default_value = "3", value_parser = parse_seconds)]
     pub database_timeout: Duration,
+}
+
+/// `--hashing-priority`: the library's [`HashingPriority`] as the command line spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HashingPriorityArg {
+    /// Ten nice levels below the server's other threads.
+    Lowered,
+    /// The same priority as the server's other threads.
+    Normal,
+}
+
+impl From<HashingPriorityArg> for HashingPriority {
+    fn from(priority: HashingPriorityArg) -> Self {
+        match priority {
+            HashingPriorityArg::Lowered => Self::Lowered,
+            HashingPriorityArg::Normal => Self::Normal,
+        }
+    }
 }
 
 /// How log lines are written.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use latchkey::throttle::RateRule;
-use latchkey::{AuditLog, Auth, Throttle, ThrottleConfig};
+use latchkey::{AuditLog, Auth, HasherConfig, Throttle, ThrottleConfig};
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
@@ -28,7 +28,12 @@ const ACTIVITY_INTERVAL: Duration = Duration::from_secs(5);
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let database = Database::open(&args.database).await?;
     let metrics = Metrics::new();
+    let hasher = HasherConfig {
+        priority: args.hashing_priority.into(),
+        ..HasherConfig::default()
+    };
     let auth = Auth::builder_shared(database.adapter())
+        .hasher(hasher)
         .on_hash_wait(metrics.hash_wait_observer())
         .build()
         .context("cannot start password hashing")?;
