@@ -88,6 +88,30 @@ fn report(out: &mut String, db: &str, cases: &Cases) -> std::fmt::Result {
         ("get.baseline", "rps"),
         Target::Info,
     )?;
+    table.value(
+        "baseline, CPU µs a request (server and database)",
+        "get.baseline",
+        "cpu_us_per_request",
+        None,
+    )?;
+    table.value(
+        "site, CPU µs a request (server and database)",
+        "get.site",
+        "cpu_us_per_request",
+        None,
+    )?;
+    table.ratio(
+        "baseline / site, CPU a request",
+        ("get.baseline", "cpu_us_per_request"),
+        ("get.site", "cpu_us_per_request"),
+        Target::Info,
+    )?;
+    table.ratio(
+        "baseline / session check only, CPU a request",
+        ("get.baseline", "cpu_us_per_request"),
+        ("get.validate", "cpu_us_per_request"),
+        Target::Info,
+    )?;
     table.value("baseline, p50 ms", "get.baseline", "p50_ms", None)?;
     table.value("site, p50 ms", "get.site", "p50_ms", None)?;
     table.value("baseline, p99 ms", "get.baseline", "p99_ms", None)?;
@@ -162,6 +186,24 @@ fn report(out: &mut String, db: &str, cases: &Cases) -> std::fmt::Result {
         ("signin.site", "rps"),
         ("signin.bound", "bound_per_s"),
         Target::AtLeast(0.9),
+    )?;
+    table.value(
+        "CPU a sign-in in the hashing threads, µs",
+        "signin.site",
+        "hash_cpu_us",
+        None,
+    )?;
+    table.value(
+        "CPU a sign-in besides hashing (requests, queries, database), µs",
+        "signin.site",
+        "other_cpu_us",
+        None,
+    )?;
+    table.ratio(
+        "hashing / all of a sign-in's CPU",
+        ("signin.site", "hash_cpu_us"),
+        ("signin.site", "all_cpu_us"),
+        Target::Info,
     )?;
 
     table.section("isolation: GET / at 32 connections during a sign-in flood")?;
