@@ -69,3 +69,51 @@ pub(crate) fn session_and_user(row: &PgRow) -> Result<(SessionRow, UserRow), sql
 
     Ok((session, user))
 }
+
+/// The user's sessions that [`Adapter::session_listing`](latchkey::Adapter::session_listing)
+/// reads as one array a column (`ids`, `created`, `active`, `idle`, `absolute`, `seen`,
+/// `attributes`), element `i` of each belonging to the same session. Arrays of no rows are
+/// NULL.
+pub(crate) fn listed_sessions(row: &PgRow, user_id: &str) -> Result<Vec<SessionRow>, sqlx::Error> {
+    let column = |name: &str| -> Result<Vec<i64>, sqlx::Error> {
+        Ok(row
+            .try_get::<Option<Vec<i64>>, _>(name)?
+            .unwrap_or_default())
+    };
+    let ids: Vec<String> = row.try_get::<Option<_>, _>("ids")?.unwrap_or_default();
+    let attributes: Vec<String> = row
+        .try_get::<Option<_>, _>("attributes")?
+        .unwrap_or_default();
+    let (created, active, idle) = (column("created")?, column("active")?, column("idle")?);
+    let (absolute, seen) = (column("absolute")?, column("seen")?);
+
+    let lengths = [
+        created.len(),
+        active.len(),
+        idle.len(),
+        absolute.len(),
+        seen.len(),
+        attributes.len(),
+    ];
+    if lengths.iter().any(|&length| length != ids.len()) {
+        return Err(sqlx::Error::Decode(
+            "the listed sessions' columns differ in length".into(),
+        ));
+    }
+
+    Ok(ids
+        .into_iter()
+        .zip(attributes)
+        .enumerate()
+        .map(|(i, (id, attributes))| SessionRow {
+            id,
+            user_id: user_id.to_owned(),
+            created_at: created[i],
+            active_expires: active[i],
+            idle_expires: idle[i],
+            absolute_expires: absolute[i],
+            last_seen_at: seen[i],
+            attributes,
+        })
+        .collect())
+}

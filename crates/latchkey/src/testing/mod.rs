@@ -136,6 +136,7 @@ macro_rules! adapter_conformance_tests {
             last_seen_batches_only_move_times_forward,
             a_session_listing_holds_the_session_its_user_and_their_live_sessions,
             a_session_listing_shows_the_validated_sessions_new_times,
+            every_listed_session_is_its_stored_row,
             live_sessions_are_counted,
             users_are_listed_a_page_at_a_time,
             sign_in_attempts_are_delayed_exponentially_after_five_failures,

@@ -495,6 +495,58 @@ pub async fn a_session_listing_holds_the_session_its_user_and_their_live_session
     assert_eq!(listed[1].user_id, user.id);
 }
 
+/// Every session a listing holds is the stored row, field for field, however the adapter
+/// gathers them; a session past its idle period is still named, with an empty list, since
+/// none of its user's sessions is live any more.
+pub async fn every_listed_session_is_its_stored_row(adapter: Arc<dyn Adapter>) {
+    let (auth, clock) = auth(adapter.clone());
+    let (user, first) = user_with_session(&auth, "field for field").await;
+    let mut ids = vec![first.session.id.as_str().to_owned()];
+    for agent in ["second", "third"] {
+        clock.advance(Duration::from_secs(61));
+        let issued = auth
+            .create_session(
+                &user.id,
+                Device {
+                    user_agent: agent.to_owned(),
+                },
+            )
+            .await
+            .expect("created");
+        ids.push(issued.session.id.as_str().to_owned());
+    }
+    adapter
+        .update_sessions_last_seen(&[(ids[0].clone(), to_millis(auth.now()) + 7)])
+        .await
+        .expect("written");
+
+    let listing = adapter
+        .session_listing(&ids[2], to_millis(auth.now()))
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(listing.user_sessions.len(), 3);
+    for row in &listing.user_sessions {
+        let (stored, _) = adapter
+            .session_and_user(&row.id)
+            .await
+            .expect("read")
+            .expect("present");
+        assert_eq!(row, &stored);
+    }
+
+    let config = *auth.session_config();
+    clock.advance(config.active_period + config.idle_period + MS);
+    let dead = adapter
+        .session_listing(&ids[0], to_millis(auth.now()))
+        .await
+        .expect("read")
+        .expect("still stored");
+    assert_eq!(dead.session.id, ids[0]);
+    assert_eq!(dead.user.id, user.id.as_str());
+    assert!(dead.user_sessions.is_empty(), "{:?}", dead.user_sessions);
+}
+
 /// The listing's entry for the session being validated carries what validation just wrote:
 /// the renewed expiry, and the queued last-seen time.
 pub async fn a_session_listing_shows_the_validated_sessions_new_times(adapter: Arc<dyn Adapter>) {
