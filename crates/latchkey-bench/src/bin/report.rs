@@ -187,6 +187,12 @@ fn report(out: &mut String, db: &str, cases: &Cases) -> std::fmt::Result {
         ("signin.bound", "bound_per_s"),
         Target::AtLeast(0.9),
     )?;
+    table.ratio(
+        "site / one Argon2 loop per core at once",
+        ("signin.site", "rps"),
+        ("signin.bound", "parallel_per_s"),
+        Target::Info,
+    )?;
     table.value(
         "CPU a sign-in in the hashing threads, µs",
         "signin.site",
