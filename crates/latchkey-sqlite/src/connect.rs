@@ -238,9 +238,11 @@ impl Location {
             // 512 KiB of page cache per connection rather than SQLite's default 2 MiB: the OS
             // caches the file anyway, and with a pool of ten the default kept 30-45 MiB
             // resident for no measurable gain in throughput (docs/benchmarks.md).
-            // TODO: after load the site still holds about 24 MiB resident on SQLite, over its
-            // 20 MiB goal: these caches, and what glibc keeps in the arenas of the connection
-            // threads. Giving that back needs malloc_trim, which needs unsafe.
+            // TODO: after load the site still holds 24-26 MiB resident on SQLite, over its
+            // 20 MiB goal: 9 MiB of mapped code, and glibc arenas of 2-3 MiB for each
+            // connection thread and runtime worker, mostly freed memory glibc keeps. Giving
+            // it back needs malloc_trim, which needs unsafe; one arena (a glibc tunable) gave
+            // 20.7 MiB in an experiment.
             .pragma("cache_size", "-512");
 
         // WAL lets reads proceed during a write. With WAL, NORMAL sync keeps the file
