@@ -47,12 +47,12 @@ impl Database {
     /// which may carry a password.
     pub async fn open(args: &DatabaseArgs) -> anyhow::Result<Self> {
         let url = args.database_url.as_str();
+        let max_connections = args
+            .database_max_connections
+            .unwrap_or_else(|| default_max_connections(url));
         if is_postgres(url) {
             let config = PostgresConfig::new()
-                .with_max_connections(
-                    args.database_max_connections
-                        .unwrap_or(POSTGRES_MAX_CONNECTIONS),
-                )
+                .with_max_connections(max_connections)
                 .with_acquire_timeout(args.database_timeout);
             let adapter = PostgresAdapter::connect_with(url, config)
                 .await
@@ -60,10 +60,7 @@ impl Database {
             Ok(Self::Postgres(adapter))
         } else {
             let config = SqliteConfig::new()
-                .with_max_connections(
-                    args.database_max_connections
-                        .unwrap_or(SQLITE_MAX_CONNECTIONS),
-                )
+                .with_max_connections(max_connections)
                 .with_acquire_timeout(args.database_timeout);
             let adapter = SqliteAdapter::connect_with(url, config)
                 .await
