@@ -48,6 +48,14 @@ impl Server {
         Self { child, _dir: dir }
     }
 
+    /// Asserts that the server runs hashing threads and that each has the nice value
+    /// `expected`, waiting for them to set it.
+    fn assert_hashing_nice(&self, expected: i32) {
+        let nice = self.hashing_nice(expected);
+        assert!(!nice.is_empty(), "the server runs hashing threads");
+        assert!(nice.iter().all(|&value| value == expected), "{nice:?}");
+    }
+
     /// The nice value of each hashing thread, once every one has set its own.
     fn hashing_nice(&self, expected: i32) -> Vec<i32> {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -104,10 +112,7 @@ fn hashing_threads_run_ten_nice_levels_down_by_default() {
     let expected = (own_nice() + 10).min(19);
     let server = Server::start(&[], &[]);
 
-    let nice = server.hashing_nice(expected);
-
-    assert!(!nice.is_empty(), "the server runs hashing threads");
-    assert!(nice.iter().all(|&value| value == expected), "{nice:?}");
+    server.assert_hashing_nice(expected);
 }
 
 #[test]
@@ -115,10 +120,7 @@ fn hashing_priority_normal_keeps_the_hashing_threads_at_the_servers_priority() {
     let expected = own_nice();
     let server = Server::start(&["--hashing-priority", "normal"], &[]);
 
-    let nice = server.hashing_nice(expected);
-
-    assert!(!nice.is_empty(), "the server runs hashing threads");
-    assert!(nice.iter().all(|&value| value == expected), "{nice:?}");
+    server.assert_hashing_nice(expected);
 }
 
 #[test]
@@ -126,10 +128,7 @@ fn the_hashing_priority_can_come_from_the_environment() {
     let expected = own_nice();
     let server = Server::start(&[], &[("LATCHKEY_HASHING_PRIORITY", "normal")]);
 
-    let nice = server.hashing_nice(expected);
-
-    assert!(!nice.is_empty(), "the server runs hashing threads");
-    assert!(nice.iter().all(|&value| value == expected), "{nice:?}");
+    server.assert_hashing_nice(expected);
 }
 
 #[test]

@@ -74,8 +74,9 @@ pub struct SessionListing {
 impl SessionListing {
     /// A listing whose user's sessions a query aggregated into one JSON array, each session
     /// an array `[id, created_at, active_expires, idle_expires, absolute_expires,
-    /// last_seen_at, attributes]`: how the bundled adapters answer
-    /// [`Adapter::session_listing`] in one row.
+    /// last_seen_at, attributes]`: how the SQLite adapter answers
+    /// [`Adapter::session_listing`] in one row. A database with array types can return one
+    /// array a column instead, as the PostgreSQL adapter does.
     ///
     /// # Errors
     ///
