@@ -249,3 +249,49 @@ async fn a_password_is_replaced_only_while_it_is_still_the_current_one() {
         .expect("present");
     assert_eq!(stored.hashed_password, Some(changed));
 }
+
+#[tokio::test]
+async fn overlapping_last_seen_batches_in_opposite_orders_never_deadlock() {
+    // Planned as a walk of the primary key in each batch's own order, as PostgreSQL plans
+    // the update on a large table. Two batches that lock the same rows in opposite orders
+    // then deadlock unless the adapter makes them take turns; on a table this small the
+    // planner would otherwise scan the table, in one order for every batch.
+    let url = latchkey_testdb::fresh_database().await;
+    let index_walk = "options=-c%20enable_seqscan%3Doff%20-c%20enable_hashjoin%3Doff\
+                      %20-c%20enable_mergejoin%3Doff%20-c%20deadlock_timeout%3D50ms";
+    let adapter = Arc::new(
+        PostgresAdapter::connect(&format!("{url}?{index_walk}"))
+            .await
+            .expect("connected"),
+    );
+    adapter.insert_user(&user("u"), None).await.expect("user");
+    let ids: Vec<String> = (0..200).map(|n| format!("session{n:03}")).collect();
+    for id in &ids {
+        adapter
+            .insert_session(&session(id, "u"))
+            .await
+            .expect("session");
+    }
+
+    let writers = (0..8_i64).map(|writer| {
+        let adapter = adapter.clone();
+        let mut batch: Vec<(String, i64)> =
+            ids.iter().map(|id| (id.clone(), 10_000 + writer)).collect();
+        if writer % 2 == 1 {
+            batch.reverse();
+        }
+        tokio::spawn(async move { adapter.update_sessions_last_seen(&batch).await })
+    });
+
+    for writer in writers.collect::<Vec<_>>() {
+        writer
+            .await
+            .expect("joined")
+            .expect("written without a deadlock");
+    }
+    let latest: i64 = sqlx::query_scalar("SELECT min(last_seen_at) FROM sessions")
+        .fetch_one(adapter.pool())
+        .await
+        .expect("read");
+    assert_eq!(latest, 10_007);
+}
