@@ -101,6 +101,24 @@ async fn metrics_count_requests_sign_ins_sign_ups_and_hash_waits() {
     assert!(text.trim_end().ends_with("# EOF"));
 }
 
+#[tokio::test]
+async fn metrics_count_last_seen_times_waiting_to_be_written_until_they_are() {
+    let site = site().await;
+    let token = site.sign_up("seen", "seen and noted").await;
+    let pending = |text: &str| sample(text, "latchkey_session_last_seen_pending");
+    let fresh = pending(&site.get("/metrics", None).await.body);
+
+    site.clock.advance(Duration::from_secs(60));
+    site.get("/", Some(&token)).await;
+    let queued = pending(&site.get("/metrics", None).await.body);
+    site.auth.flush_session_activity().await.expect("written");
+    let written = pending(&site.get("/metrics", None).await.body);
+
+    assert_eq!(fresh, 0.0);
+    assert_eq!(queued, 1.0);
+    assert_eq!(written, 0.0);
+}
+
 #[test]
 fn json_logs_carry_the_request_id_and_metrics_can_listen_apart() {
     let dir = tempfile::tempdir().expect("temp dir");

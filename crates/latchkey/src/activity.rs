@@ -23,7 +23,23 @@ pub(crate) struct PendingActivity {
     // whether a write is due without taking it. Only changed with the lock held.
     oldest: AtomicI64,
     len: AtomicUsize,
+    // Times taken for writing and not yet stored, so that `pending` counts them too.
+    writing: AtomicUsize,
     capacity: usize,
+}
+
+/// Times taken from the buffer to be written; they count as pending until this is dropped,
+/// whether they were written, put back or abandoned.
+pub(crate) struct Batch<'a> {
+    pub(crate) times: Vec<(String, i64)>,
+    taken: usize,
+    writing: &'a AtomicUsize,
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        self.writing.fetch_sub(self.taken, Ordering::Relaxed);
+    }
 }
 
 impl PendingActivity {
@@ -33,6 +49,7 @@ impl PendingActivity {
             seen: Mutex::new(HashMap::new()),
             oldest: AtomicI64::new(NOTHING_WAITS),
             len: AtomicUsize::new(0),
+            writing: AtomicUsize::new(0),
             capacity,
         }
     }
@@ -93,11 +110,22 @@ impl PendingActivity {
     }
 
     /// Takes every waiting time, leaving the buffer empty.
-    pub(crate) fn take(&self) -> Vec<(String, i64)> {
+    pub(crate) fn take(&self) -> Batch<'_> {
         let mut seen = self.seen();
         self.oldest.store(NOTHING_WAITS, Ordering::Relaxed);
         self.len.store(0, Ordering::Relaxed);
-        seen.drain().collect()
+        self.writing.fetch_add(seen.len(), Ordering::Relaxed);
+        let times: Vec<_> = seen.drain().collect();
+        Batch {
+            taken: times.len(),
+            times,
+            writing: &self.writing,
+        }
+    }
+
+    /// How many sessions have a time waiting or being written.
+    pub(crate) fn pending(&self) -> usize {
+        self.len.load(Ordering::Relaxed) + self.writing.load(Ordering::Relaxed)
     }
 
     /// Puts back a batch whose write failed, so the next flush tries it again; times
@@ -167,8 +195,8 @@ mod tests {
         pending.record("a", 1_000);
         pending.record("a", 3_000);
 
-        assert_eq!(pending.take(), vec![("a".to_owned(), 3_000)]);
-        assert!(pending.take().is_empty());
+        assert_eq!(pending.take().times, vec![("a".to_owned(), 3_000)]);
+        assert!(pending.take().times.is_empty());
     }
 
     #[test]
@@ -196,7 +224,7 @@ mod tests {
             6_000,
         );
 
-        let mut left = pending.take();
+        let mut left = pending.take().times.clone();
         left.sort();
         assert_eq!(left, vec![("a".to_owned(), 5_000), ("b".to_owned(), 4_000)]);
     }
@@ -205,7 +233,7 @@ mod tests {
     fn a_restored_batch_waits_the_delay_again() {
         let pending = PendingActivity::new(100);
         pending.record("a", 0);
-        let batch = pending.take();
+        let batch = pending.take().times.clone();
 
         pending.restore(batch, 10_000);
 
@@ -221,6 +249,21 @@ mod tests {
         pending.forget("a");
 
         assert_eq!(pending.get("a"), None);
-        assert!(pending.take().is_empty());
+        assert!(pending.take().times.is_empty());
+    }
+
+    #[test]
+    fn taken_times_count_as_pending_until_their_batch_is_dropped() {
+        let pending = PendingActivity::new(100);
+        pending.record("a", 1);
+        pending.record("b", 1);
+
+        let batch = pending.take();
+        pending.record("c", 2);
+        let while_writing = pending.pending();
+        drop(batch);
+
+        assert_eq!(while_writing, 3);
+        assert_eq!(pending.pending(), 1);
     }
 }

@@ -561,7 +561,8 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
     ///
     /// Storage errors.
     pub async fn flush_session_activity(&self) -> Result<usize, Error> {
-        let batch = self.inner.activity.take();
+        let taken = self.inner.activity.take();
+        let batch = &taken.times;
         if batch.is_empty() {
             return Ok(0);
         }
@@ -579,6 +580,12 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
         }
         tracing::debug!(sessions = batch.len(), "last-seen times written");
         Ok(batch.len())
+    }
+
+    /// How many sessions have a last-seen time that validation queued and that is not yet
+    /// stored, counting a batch while it is being written.
+    pub fn pending_session_activity(&self) -> usize {
+        self.inner.activity.pending()
     }
 
     /// Decides whether a stored session is alive at `now`, extends it when its active period

@@ -50,6 +50,7 @@ struct Inner {
     hash_queue_depth: Gauge,
     hash_wait: Histogram,
     live_sessions: Gauge,
+    last_seen_pending: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -77,6 +78,7 @@ impl Metrics {
         let hash_queue_depth = Gauge::default();
         let hash_wait = Histogram::new(exponential_buckets(0.000_1, 2.0, 18));
         let live_sessions = Gauge::default();
+        let last_seen_pending = Gauge::default();
 
         let mut registry = Registry::with_prefix("latchkey");
         registry.register(
@@ -107,6 +109,11 @@ impl Metrics {
             "Sessions not yet expired, across every instance",
             live_sessions.clone(),
         );
+        registry.register(
+            "session_last_seen_pending",
+            "Sessions of this instance whose last-seen time waits to be written",
+            last_seen_pending.clone(),
+        );
 
         Self {
             inner: Arc::new(Inner {
@@ -118,6 +125,7 @@ impl Metrics {
                 hash_queue_depth,
                 hash_wait,
                 live_sessions,
+                last_seen_pending,
             }),
         }
     }
@@ -187,6 +195,8 @@ impl Metrics {
         }
         let depth = i64::try_from(auth.hasher().queue_depth()).unwrap_or(i64::MAX);
         self.inner.hash_queue_depth.set(depth);
+        let pending = i64::try_from(auth.pending_session_activity()).unwrap_or(i64::MAX);
+        self.inner.last_seen_pending.set(pending);
 
         let mut text = String::new();
         if let Err(error) =

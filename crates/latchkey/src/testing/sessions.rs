@@ -361,7 +361,7 @@ pub async fn last_seen_is_written_at_most_once_a_minute(adapter: Arc<dyn Adapter
 }
 
 /// Without a flush, a validation writes the queued last-seen times itself once the oldest has
-/// waited the configured delay.
+/// waited the configured delay; until then they count as pending.
 pub async fn queued_last_seen_times_are_written_once_the_write_delay_passes(
     adapter: Arc<dyn Adapter>,
 ) {
@@ -376,12 +376,15 @@ pub async fn queued_last_seen_times_are_written_once_the_write_delay_passes(
     clock.advance(config.activity_write_delay - MS);
     auth.validate_session(&second.token).await.expect("valid");
     let before = stored_last_seen(&adapter, first.session.id.as_str()).await;
+    let pending_before = auth.pending_session_activity();
     clock.advance(MS);
     auth.validate_session(&second.token).await.expect("valid");
     let after = stored_last_seen(&adapter, first.session.id.as_str()).await;
     let second_after = stored_last_seen(&adapter, second.session.id.as_str()).await;
 
     assert_eq!(before, START);
+    assert_eq!(pending_before, 2);
+    assert_eq!(auth.pending_session_activity(), 0);
     assert_eq!(after, seen_first);
     assert_eq!(
         second_after,
