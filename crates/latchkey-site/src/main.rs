@@ -1,25 +1,35 @@
 //! `latchkey`: serves the site and administers it.
 
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_site::cli::{Cli, Command, LogFormat};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+
+/// Room for the log lines that arrive while the writer thread writes the last ones.
+const LOG_BUFFER_BYTES: usize = 64 * 1024;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
-    init_logging(command.log_format(), command.default_log_filter());
+    let logs = init_logging(command.log_format(), command.default_log_filter());
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
+            drop(logs);
             eprintln!("error: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(latchkey_site::commands::run(command)) {
+    let result = runtime.block_on(latchkey_site::commands::run(command));
+
+    // Every log line is out before the final word, so that an error comes last.
+    drop(runtime);
+    drop(logs);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -28,15 +38,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat, default_filter: &str) {
+/// Logs to standard error from a thread of their own: a request formats its line and hands
+/// it over instead of making a system call, and under load the thread writes many lines at
+/// once. Nothing is dropped: when the hand-over queue is full, the request waits, as it did
+/// when it wrote the line itself. The returned guard writes what is left when dropped.
+fn init_logging(format: LogFormat, default_filter: &str) -> WorkerGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let ansi = std::io::stderr().is_terminal();
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("latchkey-log")
+        .finish(BufWriter::with_capacity(
+            LOG_BUFFER_BYTES,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_writer(writer)
+        .with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+    guard
 }

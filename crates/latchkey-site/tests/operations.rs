@@ -173,3 +173,27 @@ fn json_logs_carry_the_request_id_and_metrics_can_listen_apart() {
     assert_eq!(line["status"], 400);
     assert!(!log.contains("secret-password-xyz"));
 }
+
+#[test]
+fn every_log_line_is_written_before_the_server_exits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(&[], dir.path());
+    let log = server.log.clone();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let requests = (0..300).map(|_| client.get(server.url("/login")).send());
+        for answer in futures::future::join_all(requests).await {
+            assert!(answer.expect("answers").status().is_success());
+        }
+    });
+    let status = server.terminate(Duration::from_secs(10));
+    // The reader thread copies the pipe into `log` until the end of the file.
+    std::thread::sleep(Duration::from_millis(300));
+    let log = log.lock().expect("log").clone();
+
+    assert!(status.success());
+    assert_eq!(log.matches(r#"path="/login" status=200"#).count(), 300);
+    assert!(log.trim_end().ends_with("stopped"), "{log}");
+}
