@@ -11,6 +11,11 @@ use tracing_subscriber::EnvFilter;
 /// Room for the log lines that arrive while the writer thread writes the last ones.
 const LOG_BUFFER_BYTES: usize = 64 * 1024;
 
+/// Lines the hand-over queue holds before a request waits for the writer. Its slots are
+/// allocated and touched up front: tracing-appender's default of 128,000 kept 4 MiB
+/// resident from the start.
+const LOG_QUEUE_LINES: usize = 4_096;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
@@ -48,6 +53,7 @@ fn init_logging(format: LogFormat, default_filter: &str) -> WorkerGuard {
     let ansi = std::io::stderr().is_terminal();
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .thread_name("latchkey-log")
         .finish(BufWriter::with_capacity(
             LOG_BUFFER_BYTES,
