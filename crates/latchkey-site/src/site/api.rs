@@ -126,12 +126,10 @@ pub(crate) async fn login(
     {
         Ok(user) => {
             tracing::info!(user.id = %user.id, "user signed in");
-            // TODO: a successful sign-in then writes four times (the attempt cleared, the
-            // address's token returned, the audit event, the session), each a transaction of
-            // its own. Everything but the hash costs 4-5 ms of CPU on PostgreSQL (1.5-1.7 ms
-            // on SQLite) beside 15-20 ms of hashing (docs/benchmarks.md); one transaction for
-            // the four would need an adapter call that spans the throttle, the audit log and
-            // the sessions.
+            // Four writes follow (the attempts cleared, the address's token returned, the
+            // audit event, the session), each its own statement. On PostgreSQL the four as
+            // one transaction cost the same, by pgbench (docs/benchmarks.md), so they stay
+            // with the parts that own them.
             if let Err(error) = guard.sign_in_succeeded(&client, subject).await {
                 return reply.error(error);
             }
