@@ -295,3 +295,36 @@ async fn overlapping_last_seen_batches_in_opposite_orders_never_deadlock() {
         .expect("read");
     assert_eq!(latest, 10_007);
 }
+
+#[tokio::test]
+async fn a_bucket_taken_and_returned_thousands_of_times_stays_on_one_page() {
+    // Every sign-in takes a token from its address's bucket and a successful one returns it:
+    // one row that changes twice a sign-in. Updated in place (HOT), its old versions are
+    // pruned from the page; with the changed column in an index, each version also needed an
+    // index entry, and the table grew until a vacuum. A server of its own: transactions of
+    // the other tests, in other databases, would hold back which old versions may go.
+    let server = latchkey_testdb::PostgresServer::start_new();
+    let adapter = PostgresAdapter::connect(&server.fresh_database().await)
+        .await
+        .expect("connected");
+    let rule = latchkey::throttle::RateRule::per_hour(1_000_000);
+
+    for n in 0..2_000 {
+        assert!(adapter
+            .take_token("address:203.0.113.7", n, &rule)
+            .await
+            .expect("taken"));
+        adapter
+            .return_token("address:203.0.113.7", &rule)
+            .await
+            .expect("returned");
+    }
+    let pages: i64 = sqlx::query_scalar(
+        "SELECT pg_relation_size('rate_buckets') / current_setting('block_size')::bigint",
+    )
+    .fetch_one(adapter.pool())
+    .await
+    .expect("size read");
+
+    assert!(pages <= 1, "the bucket's table grew to {pages} pages");
+}
