@@ -102,6 +102,20 @@ async fn metrics_count_requests_sign_ins_sign_ups_and_hash_waits() {
 }
 
 #[tokio::test]
+async fn live_sessions_are_counted_once_for_scrapes_close_together() {
+    let site = site().await;
+    let live = |text: &str| sample(text, "latchkey_live_sessions");
+    site.sign_up("first", "first password").await;
+    let first = live(&site.get("/metrics", None).await.body);
+
+    site.sign_up("second", "second password").await;
+    let soon_after = live(&site.get("/metrics", None).await.body);
+
+    assert_eq!(first, 1.0);
+    assert_eq!(soon_after, 1.0);
+}
+
+#[tokio::test]
 async fn metrics_count_last_seen_times_waiting_to_be_written_until_they_are() {
     let site = site().await;
     let token = site.sign_up("seen", "seen and noted").await;
