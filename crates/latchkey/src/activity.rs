@@ -31,14 +31,20 @@ pub(crate) struct PendingActivity {
 /// Times taken from the buffer to be written; they count as pending until this is dropped,
 /// whether they were written, put back or abandoned.
 pub(crate) struct Batch<'a> {
-    pub(crate) times: Vec<(String, i64)>,
-    taken: usize,
+    times: Vec<(String, i64)>,
     writing: &'a AtomicUsize,
+}
+
+impl Batch<'_> {
+    /// The session ids and the times to write for them.
+    pub(crate) fn times(&self) -> &[(String, i64)] {
+        &self.times
+    }
 }
 
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        self.writing.fetch_sub(self.taken, Ordering::Relaxed);
+        self.writing.fetch_sub(self.times.len(), Ordering::Relaxed);
     }
 }
 
@@ -115,10 +121,8 @@ impl PendingActivity {
         self.oldest.store(NOTHING_WAITS, Ordering::Relaxed);
         self.len.store(0, Ordering::Relaxed);
         self.writing.fetch_add(seen.len(), Ordering::Relaxed);
-        let times: Vec<_> = seen.drain().collect();
         Batch {
-            taken: times.len(),
-            times,
+            times: seen.drain().collect(),
             writing: &self.writing,
         }
     }
@@ -195,8 +199,8 @@ mod tests {
         pending.record("a", 1_000);
         pending.record("a", 3_000);
 
-        assert_eq!(pending.take().times, vec![("a".to_owned(), 3_000)]);
-        assert!(pending.take().times.is_empty());
+        assert_eq!(pending.take().times(), vec![("a".to_owned(), 3_000)]);
+        assert!(pending.take().times().is_empty());
     }
 
     #[test]
@@ -224,7 +228,7 @@ mod tests {
             6_000,
         );
 
-        let mut left = pending.take().times.clone();
+        let mut left = pending.take().times().to_vec();
         left.sort();
         assert_eq!(left, vec![("a".to_owned(), 5_000), ("b".to_owned(), 4_000)]);
     }
@@ -233,7 +237,7 @@ mod tests {
     fn a_restored_batch_waits_the_delay_again() {
         let pending = PendingActivity::new(100);
         pending.record("a", 0);
-        let batch = pending.take().times.clone();
+        let batch = pending.take().times().to_vec();
 
         pending.restore(batch, 10_000);
 
@@ -249,7 +253,7 @@ mod tests {
         pending.forget("a");
 
         assert_eq!(pending.get("a"), None);
-        assert!(pending.take().times.is_empty());
+        assert!(pending.take().times().is_empty());
     }
 
     #[test]

@@ -562,7 +562,7 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
     /// Storage errors.
     pub async fn flush_session_activity(&self) -> Result<usize, Error> {
         let taken = self.inner.activity.take();
-        let batch = &taken.times;
+        let batch = taken.times();
         if batch.is_empty() {
             return Ok(0);
         }
