@@ -4,7 +4,8 @@ use std::future::Future;
 
 use async_trait::async_trait;
 use latchkey::adapter::{
-    AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow, SessionListing, SessionRow, UserRow,
+    AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow, LastSeen, SessionListing, SessionRow,
+    UserRow,
 };
 use latchkey::throttle::{LockoutRule, RateRule};
 use latchkey::{Adapter, AdapterError, PasswordHash};
@@ -305,9 +306,10 @@ impl Adapter for PostgresAdapter {
         .await
     }
 
-    async fn update_sessions_last_seen(&self, seen: &[(String, i64)]) -> AdapterResult<()> {
-        let (ids, times): (Vec<&str>, Vec<i64>) =
-            seen.iter().map(|(id, at)| (id.as_str(), *at)).unzip();
+    async fn update_sessions_last_seen(&self, seen: &[LastSeen]) -> AdapterResult<()> {
+        let ids: Vec<&str> = seen.iter().map(|seen| seen.session_id.as_str()).collect();
+        let users: Vec<&str> = seen.iter().map(|seen| seen.user_id.as_str()).collect();
+        let times: Vec<i64> = seen.iter().map(|seen| seen.at).collect();
 
         // One statement for the whole batch, and one batch at a time across every instance.
         // Two instances updating overlapping batches at once could each lock rows the other
@@ -324,10 +326,11 @@ impl Adapter for PostgresAdapter {
                 .map_err(storage)?;
             sqlx::query(
                 "UPDATE sessions s SET last_seen_at = GREATEST(s.last_seen_at, seen.at)
-                 FROM unnest($1::text[], $2::bigint[]) AS seen (id, at)
-                 WHERE s.id = seen.id",
+                 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS seen (id, user_id, at)
+                 WHERE s.id = seen.id AND s.user_id = seen.user_id",
             )
             .bind(&ids)
+            .bind(&users)
             .bind(&times)
             .execute(&mut *transaction)
             .await

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use latchkey::adapter::{KeyRow, SessionRow, UserRow};
+use latchkey::adapter::{KeyRow, LastSeen, SessionRow, UserRow};
 use latchkey::{Adapter, AdapterError, PasswordHash};
 use latchkey_postgres::PostgresAdapter;
 use sqlx::Row;
@@ -275,8 +275,14 @@ async fn overlapping_last_seen_batches_in_opposite_orders_never_deadlock() {
 
     let writers = (0..8_i64).map(|writer| {
         let adapter = adapter.clone();
-        let mut batch: Vec<(String, i64)> =
-            ids.iter().map(|id| (id.clone(), 10_000 + writer)).collect();
+        let mut batch: Vec<LastSeen> = ids
+            .iter()
+            .map(|id| LastSeen {
+                session_id: id.clone(),
+                user_id: "u".to_owned(),
+                at: 10_000 + writer,
+            })
+            .collect();
         if writer % 2 == 1 {
             batch.reverse();
         }

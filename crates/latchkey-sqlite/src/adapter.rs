@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use latchkey::adapter::{
-    AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow, SessionListing, SessionRow, UserRow,
+    AdapterResult, AttemptRow, AuditQuery, AuditRow, KeyRow, LastSeen, SessionListing, SessionRow,
+    UserRow,
 };
 use latchkey::throttle::{LockoutRule, RateRule};
 use latchkey::{Adapter, AdapterError, PasswordHash};
@@ -280,14 +281,23 @@ impl Adapter for SqliteAdapter {
         Ok(())
     }
 
-    async fn update_sessions_last_seen(&self, seen: &[(String, i64)]) -> AdapterResult<()> {
+    async fn update_sessions_last_seen(&self, seen: &[LastSeen]) -> AdapterResult<()> {
         // One statement for the whole batch: each statement is a round trip to the
         // connection's worker thread, and the batch holds thousands of sessions.
+        let rows: Vec<(&str, i64, &str)> = seen
+            .iter()
+            .map(|seen| (seen.session_id.as_str(), seen.at, seen.user_id.as_str()))
+            .collect();
         let batch =
-            serde_json::to_string(seen).map_err(|error| AdapterError::Other(error.into()))?;
+            serde_json::to_string(&rows).map_err(|error| AdapterError::Other(error.into()))?;
+
+        // By the primary key, user first: the rows are found without the index on `id`, and
+        // a batch sorted the same way walks the table in order. On 1,000,000 sessions this
+        // takes a third less CPU a session than going through the index (docs/benchmarks.md).
         sqlx::query(
             "UPDATE sessions SET last_seen_at = max(last_seen_at, seen.value ->> 1) \
-             FROM json_each(?) AS seen WHERE sessions.id = seen.value ->> 0",
+             FROM json_each(?) AS seen \
+             WHERE sessions.user_id = seen.value ->> 2 AND sessions.id = seen.value ->> 0",
         )
         .bind(batch)
         .execute(&self.pool)

@@ -23,6 +23,19 @@ pub struct UserRow {
     pub attributes: String,
 }
 
+/// A session's last-seen time that validation queued, as
+/// [`Adapter::update_sessions_last_seen`] receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastSeen {
+    /// The session's id.
+    pub session_id: String,
+    /// The user the session belongs to, so that storage ordered by user can go straight to
+    /// the row.
+    pub user_id: String,
+    /// When the session was seen.
+    pub at: i64,
+}
+
 /// A key as stored: one way of signing in as a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRow {
@@ -257,9 +270,13 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> AdapterResult<()>;
 
     /// Sets each listed session's last-seen time to the given one, unless the stored time is
-    /// later already; sessions that no longer exist are skipped. Called with batches of
+    /// later already; sessions that no longer exist, or that belong to another user than the
+    /// one named, are skipped. Called with batches of
     /// thousands, so one round trip (or one transaction) for the whole batch is worth having.
-    async fn update_sessions_last_seen(&self, seen: &[(String, i64)]) -> AdapterResult<()>;
+    ///
+    /// [`Auth`](crate::Auth) passes the batch sorted by user id, then session id: storage
+    /// that keeps a user's sessions together reads and writes its pages in order.
+    async fn update_sessions_last_seen(&self, seen: &[LastSeen]) -> AdapterResult<()>;
 
     /// The session with this id, its user and the user's sessions whose idle expiry is not
     /// before `now`.

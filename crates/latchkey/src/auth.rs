@@ -623,7 +623,7 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
                 Some(queued) if now.saturating_sub(queued) < interval => row.last_seen_at = queued,
                 _ => {
                     row.last_seen_at = now;
-                    self.inner.activity.record(id.as_str(), now);
+                    self.inner.activity.record(id.as_str(), &row.user_id, now);
                 }
             }
         }

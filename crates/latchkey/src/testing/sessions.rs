@@ -5,12 +5,22 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::adapter::LastSeen;
 use crate::clock::to_millis;
 use crate::{Adapter, Error, NewKey, SessionConfig, SessionId, SessionToken, User, UserId};
 
 use super::{auth, Device, Profile, START};
 
 const MS: Duration = Duration::from_millis(1);
+
+/// A last-seen time for a batch.
+fn seen_at(session_id: &str, user_id: &UserId, at: i64) -> LastSeen {
+    LastSeen {
+        session_id: session_id.to_owned(),
+        user_id: user_id.as_str().to_owned(),
+        at,
+    }
+}
 
 async fn user_with_session(
     auth: &crate::Auth<Profile, Device>,
@@ -393,36 +403,47 @@ pub async fn queued_last_seen_times_are_written_once_the_write_delay_passes(
 }
 
 /// A batch of last-seen times moves each session forward, never back, and skips sessions
-/// that are gone; concurrent overlapping batches all succeed.
+/// that are gone or that belong to another user than the one named; concurrent overlapping
+/// batches all succeed.
 pub async fn last_seen_batches_only_move_times_forward(adapter: Arc<dyn Adapter>) {
     let (auth, _) = auth(adapter.clone());
-    let (_, issued) = user_with_session(&auth, "batched").await;
+    let (user, issued) = user_with_session(&auth, "batched").await;
+    let (_, theirs) = user_with_session(&auth, "stranger").await;
     let id = issued.session.id.as_str().to_owned();
+    let their_id = theirs.session.id.as_str().to_owned();
+    let theirs_before = stored_last_seen(&adapter, &their_id).await;
 
     adapter
-        .update_sessions_last_seen(&[(id.clone(), START + 5_000), ("gone".to_owned(), START)])
+        .update_sessions_last_seen(&[
+            seen_at(&id, &user.id, START + 5_000),
+            seen_at("gone", &user.id, START),
+            seen_at(&their_id, &user.id, START + 5_000),
+        ])
         .await
         .expect("written");
     let forward = stored_last_seen(&adapter, &id).await;
+    let misnamed = stored_last_seen(&adapter, &their_id).await;
     adapter
-        .update_sessions_last_seen(&[(id.clone(), START + 1_000)])
+        .update_sessions_last_seen(&[seen_at(&id, &user.id, START + 1_000)])
         .await
         .expect("written");
     let not_back = stored_last_seen(&adapter, &id).await;
 
     assert_eq!(forward, START + 5_000);
     assert_eq!(not_back, START + 5_000);
+    assert_eq!(misnamed, theirs_before);
 
-    let mut ids = Vec::new();
+    let mut sessions = Vec::new();
     for n in 0..40 {
-        let (_, issued) = user_with_session(&auth, &format!("many{n}")).await;
-        ids.push(issued.session.id.as_str().to_owned());
+        let (user, issued) = user_with_session(&auth, &format!("many{n}")).await;
+        sessions.push((issued.session.id.as_str().to_owned(), user.id));
     }
+    let ids: Vec<&String> = sessions.iter().map(|(id, _)| id).collect();
     let writers = (0..8_i64).map(|writer| {
         let adapter = adapter.clone();
-        let mut batch: Vec<(String, i64)> = ids
+        let mut batch: Vec<LastSeen> = sessions
             .iter()
-            .map(|id| (id.clone(), START + 10_000 + writer))
+            .map(|(id, user_id)| seen_at(id, user_id, START + 10_000 + writer))
             .collect();
         if writer % 2 == 1 {
             batch.reverse();
@@ -432,7 +453,7 @@ pub async fn last_seen_batches_only_move_times_forward(adapter: Arc<dyn Adapter>
     for writer in writers.collect::<Vec<_>>() {
         writer.await.expect("joined").expect("written");
     }
-    for id in &ids {
+    for id in ids {
         assert_eq!(stored_last_seen(&adapter, id).await, START + 10_007);
     }
 }
@@ -519,7 +540,7 @@ pub async fn every_listed_session_is_its_stored_row(adapter: Arc<dyn Adapter>) {
         ids.push(issued.session.id.as_str().to_owned());
     }
     adapter
-        .update_sessions_last_seen(&[(ids[0].clone(), to_millis(auth.now()) + 7)])
+        .update_sessions_last_seen(&[seen_at(&ids[0], &user.id, to_millis(auth.now()) + 7)])
         .await
         .expect("written");
 
