@@ -334,3 +334,44 @@ async fn a_bucket_taken_and_returned_thousands_of_times_stays_on_one_page() {
 
     assert!(pages <= 1, "the bucket's table grew to {pages} pages");
 }
+
+#[tokio::test]
+async fn a_last_seen_update_keeps_the_session_on_its_page() {
+    // The first page is as full as the table lets it be: at the default fill the new
+    // version of the row went to another page, and into every index of the table.
+    let adapter = fresh_adapter().await;
+    adapter.insert_user(&user("u"), None).await.expect("user");
+    for n in 0..300 {
+        adapter
+            .insert_session(&session(&format!("session{n:03}"), "u"))
+            .await
+            .expect("session");
+    }
+    let page = || {
+        sqlx::query_scalar::<_, String>("SELECT ctid::text FROM sessions WHERE id = 'session000'")
+            .fetch_one(adapter.pool())
+    };
+    let before = page().await.expect("read");
+
+    adapter
+        .update_sessions_last_seen(&[LastSeen {
+            session_id: "session000".to_owned(),
+            user_id: "u".to_owned(),
+            at: 5_000,
+        }])
+        .await
+        .expect("written");
+    let after = page().await.expect("read");
+
+    let block = |ctid: &str| {
+        ctid.trim_matches(['(', ')'])
+            .split(',')
+            .next()
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        block(&after),
+        block(&before),
+        "moved from {before} to {after}"
+    );
+}
