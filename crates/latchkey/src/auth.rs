@@ -18,8 +18,9 @@ use crate::token::{SessionId, SessionToken};
 use crate::user::{Key, User, UserId};
 
 /// How many sessions' last-seen times may wait to be written; the queue is written when it
-/// holds this many. About 2 MiB when full.
-const ACTIVITY_QUEUE_CAPACITY: usize = 16_384;
+/// holds this many. About 2 MiB when full: each entry holds a session id and its user's id,
+/// and the map keeps its table between batches.
+const ACTIVITY_QUEUE_CAPACITY: usize = 8_192;
 
 /// How many last-seen times one adapter call writes.
 const ACTIVITY_WRITE_CHUNK: usize = 1_000;
@@ -554,7 +555,7 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
     /// Validation queues a session's last-seen time instead of waiting for its write; call
     /// this every few seconds from a background task and once at shutdown. Without it, a
     /// validation writes the queue itself once it is
-    /// [`activity_write_delay`](SessionConfig::activity_write_delay) old or holds 16,384
+    /// [`activity_write_delay`](SessionConfig::activity_write_delay) old or holds 8,192
     /// sessions. A failed write is kept for the next call.
     ///
     /// # Errors
