@@ -16,6 +16,16 @@ const LOG_BUFFER_BYTES: usize = 64 * 1024;
 /// resident from the start.
 const LOG_QUEUE_LINES: usize = 4_096;
 
+/// jemalloc, for the whole process: `unprefixed_malloc_on_supported_platforms` makes it
+/// SQLite's `malloc` too. glibc kept 2-3 MiB of freed memory in the arena of each runtime
+/// worker and SQLite connection thread after load, about 22 MiB resident in all against a
+/// 20 MiB goal. jemalloc, built with background threads that return pages freed a second
+/// before (`.cargo/config.toml`), held 18-19 MiB, and 15 MiB after a sign-in flood against
+/// glibc's 22, with no measurable cost a request (docs/benchmarks.md).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));

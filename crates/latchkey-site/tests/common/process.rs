@@ -20,12 +20,28 @@ pub struct Server {
 impl Server {
     /// Starts `latchkey serve` on a free port in `dir` with `args`, and waits until it listens.
     pub fn start(args: &[&str], dir: &std::path::Path) -> Self {
-        let mut child = Command::new(BINARY)
+        Self::start_with_env(args, dir, &[], &[])
+    }
+
+    /// As [`Server::start`], with the variables `set` added to the environment it inherits
+    /// and those named in `removed` taken out.
+    pub fn start_with_env(
+        args: &[&str],
+        dir: &std::path::Path,
+        set: &[(&str, &str)],
+        removed: &[&str],
+    ) -> Self {
+        let mut command = Command::new(BINARY);
+        for name in removed {
+            command.env_remove(name);
+        }
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .current_dir(dir)
             .env("RUST_LOG", "info")
             .env_remove("DATABASE_URL")
+            .envs(set.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
