@@ -238,11 +238,9 @@ impl Location {
             // 512 KiB of page cache per connection rather than SQLite's default 2 MiB: the OS
             // caches the file anyway, and with a pool of ten the default kept 30-45 MiB
             // resident for no measurable gain in throughput (docs/benchmarks.md).
-            // TODO: after load the site still holds 24-26 MiB resident on SQLite, over its
-            // 20 MiB goal: 9 MiB of mapped code, and glibc arenas of 2-3 MiB for each
-            // connection thread and runtime worker, mostly freed memory glibc keeps. Giving
-            // it back needs malloc_trim, which needs unsafe; one arena (a glibc tunable) gave
-            // 20.7 MiB in an experiment.
+            // Each connection's thread allocates for SQLite: on glibc, each keeps an arena
+            // of 2-3 MiB after load, mostly freed memory. The latchkey binary allocates with
+            // jemalloc, which gives it back (latchkey-site's main.rs).
             .pragma("cache_size", "-512");
 
         // WAL lets reads proceed during a write. With WAL, NORMAL sync keeps the file
