@@ -20,7 +20,7 @@ const LOG_QUEUE_LINES: usize = 4_096;
 /// SQLite's `malloc` too. glibc kept 2-3 MiB of freed memory in the arena of each runtime
 /// worker and SQLite connection thread, 22-23 MiB resident in all after load on SQLite
 /// against a 20 MiB goal. jemalloc, built with a background thread that returns pages a
-/// second after they were freed and one arena (`.cargo/config.toml`), held 18-19 MiB, and
+/// second after they were freed and one arena (`.cargo/config.toml`), held 17-19 MiB, and
 /// 15-16 MiB after a sign-in flood against glibc's 22, at no measurable cost a request
 /// (docs/benchmarks.md).
 #[cfg(not(target_env = "msvc"))]

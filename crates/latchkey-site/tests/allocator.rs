@@ -41,8 +41,10 @@ fn runs_thread(server: &Server, name: &str) -> bool {
     }
 }
 
+/// What gives an idle server's freed memory back (docs/benchmarks.md measures how much) is
+/// a thread of jemalloc's that exists only with the options the binary is built with.
 #[test]
-fn the_server_gives_freed_memory_back_from_threads_of_its_own_allocator() {
+fn the_server_runs_the_allocators_purge_thread_its_build_asks_for() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start_with_env(&[], dir.path(), &[], &["MALLOC_CONF"]);
 
