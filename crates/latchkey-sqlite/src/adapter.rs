@@ -12,6 +12,7 @@ use sqlx::{Row, Sqlite, SqliteExecutor, Transaction};
 
 use crate::abuse;
 use crate::error::{classify, key_insert, session_insert};
+use crate::listing;
 use crate::rows;
 use crate::SqliteAdapter;
 
@@ -308,19 +309,20 @@ impl Adapter for SqliteAdapter {
     }
 
     async fn session_listing(&self, id: &str, now: i64) -> AdapterResult<Option<SessionListing>> {
-        // One statement and one row: the user's sessions come back as a JSON array, since
-        // each row of a result is its own hand-off from the connection's worker thread.
-        let row = sqlx::query(
+        // One statement and one row, the user's sessions folded into one column (see
+        // `listing` for why and how).
+        let row = sqlx::query(concat!(
             "SELECT s.id AS id, s.user_id AS user_id, s.created_at AS created_at, \
              s.active_expires AS active_expires, s.idle_expires AS idle_expires, \
              s.absolute_expires AS absolute_expires, s.last_seen_at AS last_seen_at, \
              s.attributes AS attributes, u.attributes AS user_attributes, \
-             (SELECT json_group_array(json_array(l.id, l.created_at, l.active_expires, \
-                 l.idle_expires, l.absolute_expires, l.last_seen_at, l.attributes)) \
-              FROM sessions AS l WHERE l.user_id = s.user_id AND l.idle_expires >= ?2) AS listed \
+             (SELECT ",
+            listing::fold_sessions!(),
+            " FROM sessions AS l WHERE l.user_id = s.user_id AND l.idle_expires >= ?2) \
+             AS listed \
              FROM sessions AS s JOIN users AS u ON u.id = s.user_id \
-             WHERE s.id = ?1",
-        )
+             WHERE s.id = ?1"
+        ))
         .bind(id)
         .bind(now)
         .fetch_optional(&self.pool)
@@ -331,10 +333,17 @@ impl Adapter for SqliteAdapter {
             return Ok(None);
         };
         let (session, user) = rows::session_and_user(&row).map_err(classify)?;
-        let listed: String = row.try_get("listed").map_err(classify)?;
-        SessionListing::with_json_list(session, user, &listed)
-            .map(Some)
-            .map_err(AdapterError::Other)
+        let listed: Option<&str> = row.try_get("listed").map_err(classify)?;
+        let user_sessions = listed
+            .map(|listed| listing::decode(listed, &session.user_id))
+            .transpose()
+            .map_err(AdapterError::Other)?
+            .unwrap_or_default();
+        Ok(Some(SessionListing {
+            session,
+            user,
+            user_sessions,
+        }))
     }
 
     async fn update_session_attributes(&self, id: &str, attributes: &str) -> AdapterResult<bool> {

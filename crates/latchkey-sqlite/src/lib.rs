@@ -42,6 +42,7 @@ mod abuse;
 mod adapter;
 mod connect;
 mod error;
+mod listing;
 mod rows;
 
 pub use connect::{SqliteAdapter, SqliteConfig, SqliteError};

@@ -84,57 +84,6 @@ pub struct SessionListing {
     pub user_sessions: Vec<SessionRow>,
 }
 
-impl SessionListing {
-    /// A listing whose user's sessions a query aggregated into one JSON array, each session
-    /// an array `[id, created_at, active_expires, idle_expires, absolute_expires,
-    /// last_seen_at, attributes]`: how the SQLite adapter answers
-    /// [`Adapter::session_listing`] in one row. A database with array types can return one
-    /// array a column instead, as the PostgreSQL adapter does.
-    ///
-    /// # Errors
-    ///
-    /// Text that is not such an array.
-    pub fn with_json_list(
-        session: SessionRow,
-        user: UserRow,
-        json: &str,
-    ) -> Result<Self, BoxError> {
-        type Listed = (String, i64, i64, i64, i64, i64, String);
-        let listed: Vec<Listed> = serde_json::from_str(json)?;
-
-        let user_sessions = listed
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    created_at,
-                    active_expires,
-                    idle_expires,
-                    absolute_expires,
-                    last_seen_at,
-                    attributes,
-                )| {
-                    SessionRow {
-                        id,
-                        user_id: session.user_id.clone(),
-                        created_at,
-                        active_expires,
-                        idle_expires,
-                        absolute_expires,
-                        last_seen_at,
-                        attributes,
-                    }
-                },
-            )
-            .collect();
-        Ok(Self {
-            session,
-            user,
-            user_sessions,
-        })
-    }
-}
-
 /// The sign-in attempts counted against one subject (an account or a device), as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttemptRow {
