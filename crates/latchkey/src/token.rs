@@ -17,6 +17,12 @@ use zeroize::Zeroizing;
 /// The alphabet of every generated id and token: lowercase ASCII letters and digits.
 pub const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
+/// Whether `byte` is in [`ALPHABET`], by range: searching the alphabet for each of a
+/// token's characters was 1% of the instructions of a profile view.
+fn in_alphabet(byte: u8) -> bool {
+    byte.is_ascii_lowercase() || byte.is_ascii_digit()
+}
+
 /// Characters in a session token.
 pub const TOKEN_LENGTH: usize = 40;
 
@@ -58,8 +64,7 @@ impl SessionToken {
     ///
     /// A malformed value is refused here, before it costs a database lookup.
     pub fn parse(value: &str) -> Option<Self> {
-        let well_formed =
-            value.len() == TOKEN_LENGTH && value.bytes().all(|byte| ALPHABET.contains(&byte));
+        let well_formed = value.len() == TOKEN_LENGTH && value.bytes().all(in_alphabet);
         well_formed.then(|| Self(Zeroizing::new(value.to_owned())))
     }
 
@@ -138,6 +143,13 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+
+    #[test]
+    fn exactly_the_alphabets_bytes_are_in_it() {
+        for byte in 0..=u8::MAX {
+            assert_eq!(in_alphabet(byte), ALPHABET.contains(&byte), "byte {byte}");
+        }
+    }
 
     #[test]
     fn a_token_has_forty_characters_from_the_alphabet() {
