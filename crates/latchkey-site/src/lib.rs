@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod database;
 pub mod import;
+pub mod logs;
 pub mod serve;
 pub mod site;
 
