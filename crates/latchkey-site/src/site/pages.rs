@@ -99,8 +99,10 @@ fn render_profile(
     reply::html(status, page.render_into(&mut body).map(|()| body))
 }
 
-/// About what the profile page takes without its list of sessions, and for each session.
+/// About what the profile page takes without its list of sessions.
 const PROFILE_BYTES: usize = 4 * 1024;
+
+/// About what each listed session adds to the profile page.
 const SESSION_BYTES: usize = 640;
 
 /// A time as people read it in a list: "just now", "5 min ago", "3 h ago" or a date.
@@ -122,7 +124,7 @@ impl Ago {
 
 impl fmt::Display for Ago {
     // Digits by hand rather than through `write!`: a profile view shows two times for each
-    // session, and the formatting machinery was a tenth of the page's rendering.
+    // session, and the formatting machinery was a fifth of the page's rendering.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Ok(ago) = self.now.duration_since(self.time) else {
             return f.write_str("just now");
