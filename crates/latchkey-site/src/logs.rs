@@ -2,8 +2,8 @@
 //!
 //! Every request logs a line. Handed to a writer thread one at a time (tracing-appender's
 //! non-blocking writer), each line woke that thread, which wrote it and slept again: a futex
-//! wake, two context switches and a `write(2)` a request, 15% of the CPU of a profile view
-//! on the 2-CPU bench machine (docs/benchmarks.md). Here a request appends its line to a
+//! wake, two context switches and a `write(2)` a request, about 7% of the CPU of a profile
+//! view on the 2-CPU bench machine (docs/benchmarks.md). Here a request appends its line to a
 //! buffer under a lock; the first line of a batch wakes the thread, which lets more gather
 //! for a few milliseconds and writes them in one call. Nothing is dropped: a request that
 //! finds the buffer full writes it out itself.
