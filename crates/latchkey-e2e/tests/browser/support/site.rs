@@ -81,10 +81,21 @@ impl Site {
         count
     }
 
-    /// Whether the server has logged a line containing `needle`.
+    /// Whether the server logs a line containing `needle` within a few seconds. It writes
+    /// its log in batches, each about 50 ms after its first line, so a line comes a little
+    /// after the request that caused it.
     pub fn logged(&self, needle: &str) -> bool {
-        let log = self.log.lock().expect("the log lock");
-        log.iter().any(|line| line.contains(needle))
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let found = {
+                let log = self.log.lock().expect("the log lock");
+                log.iter().any(|line| line.contains(needle))
+            };
+            if found || Instant::now() > deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
