@@ -87,7 +87,7 @@ mod tests {
         let text = "aa\u{1f}1\u{1f}2\u{1f}3\u{1f}4\u{1f}5\u{1f}{\"a\":\"x\"}\u{1e}\
                     bb\u{1f}-6\u{1f}7\u{1f}8\u{1f}9\u{1f}10\u{1f}{}";
 
-        let sessions = decode(text, "u1").unwrap();
+        let sessions = decode(text, "u1").expect("decoded");
 
         assert_eq!(sessions.len(), 2);
         assert_eq!(
