@@ -7,7 +7,7 @@
 
 use latchkey_postgres::{PostgresAdapter, PostgresConfig};
 use latchkey_sqlite::{SqliteAdapter, SqliteConfig};
-use sqlx::{PgPool, Row, SqlitePool};
+use sqlx::{PgPool, Row};
 
 /// The provider id of username keys, as the site stores them.
 pub const USERNAME_PROVIDER: &str = "username";
@@ -79,10 +79,10 @@ impl Database {
     ///
     /// # Errors
     ///
-    /// The driver's error.
-    pub async fn session(&self, id: &str) -> Result<Option<SessionLookup>, sqlx::Error> {
+    /// The driver's error, or no free connection.
+    pub async fn session(&self, id: &str) -> anyhow::Result<Option<SessionLookup>> {
         match self {
-            Self::Sqlite(adapter) => sqlite_session(adapter.pool(), id).await,
+            Self::Sqlite(adapter) => sqlite_session(adapter, id).await,
             Self::Postgres(adapter) => postgres_session(adapter.pool(), id).await,
         }
     }
@@ -101,7 +101,11 @@ pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-async fn sqlite_session(pool: &SqlitePool, id: &str) -> Result<Option<SessionLookup>, sqlx::Error> {
+async fn sqlite_session(
+    adapter: &SqliteAdapter,
+    id: &str,
+) -> anyhow::Result<Option<SessionLookup>> {
+    let mut connection = adapter.acquire().await?;
     let row = sqlx::query(
         "SELECT s.id AS id, s.user_id AS user_id, s.created_at AS created_at, \
          s.active_expires AS active_expires, s.idle_expires AS idle_expires, \
@@ -111,7 +115,7 @@ async fn sqlite_session(pool: &SqlitePool, id: &str) -> Result<Option<SessionLoo
          WHERE s.id = ?",
     )
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *connection)
     .await?;
 
     row.map(|row| {
@@ -127,7 +131,7 @@ async fn sqlite_session(pool: &SqlitePool, id: &str) -> Result<Option<SessionLoo
     .transpose()
 }
 
-async fn postgres_session(pool: &PgPool, id: &str) -> Result<Option<SessionLookup>, sqlx::Error> {
+async fn postgres_session(pool: &PgPool, id: &str) -> anyhow::Result<Option<SessionLookup>> {
     let row = sqlx::query(
         "SELECT s.id, s.user_id, s.created_at, s.active_expires, s.idle_expires, \
          s.absolute_expires, s.attributes AS session_attributes, u.attributes AS user_attributes \

@@ -8,8 +8,8 @@
 
 use latchkey::adapter::{AdapterResult, AttemptRow, AuditQuery, AuditRow};
 use latchkey::throttle::{LockoutRule, RateRule};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::Row;
 
 use crate::error::classify;
 
@@ -18,7 +18,7 @@ use crate::error::classify;
 const MAX_DOUBLINGS: i64 = 30;
 
 pub(crate) async fn count_attempt(
-    pool: &SqlitePool,
+    connection: &mut SqliteConnection,
     key: &str,
     now: i64,
     rule: &LockoutRule,
@@ -44,7 +44,7 @@ pub(crate) async fn count_attempt(
     .bind(rule.max_delay_millis())
     .bind(rule.memory_millis())
     .bind(MAX_DOUBLINGS)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *connection)
     .await
     .map_err(classify)?;
 
@@ -52,7 +52,7 @@ pub(crate) async fn count_attempt(
 }
 
 pub(crate) async fn attempts(
-    pool: &SqlitePool,
+    connection: &mut SqliteConnection,
     key: &str,
     now: i64,
 ) -> AdapterResult<Option<AttemptRow>> {
@@ -62,24 +62,27 @@ pub(crate) async fn attempts(
     )
     .bind(key)
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *connection)
     .await
     .map_err(classify)?;
 
     row.as_ref().map(attempt).transpose().map_err(classify)
 }
 
-pub(crate) async fn clear_attempts(pool: &SqlitePool, key: &str) -> AdapterResult<()> {
+pub(crate) async fn clear_attempts(
+    connection: &mut SqliteConnection,
+    key: &str,
+) -> AdapterResult<()> {
     sqlx::query("DELETE FROM sign_in_attempts WHERE key = ?")
         .bind(key)
-        .execute(pool)
+        .execute(&mut *connection)
         .await
         .map_err(classify)?;
     Ok(())
 }
 
 pub(crate) async fn take_token(
-    pool: &SqlitePool,
+    connection: &mut SqliteConnection,
     key: &str,
     now: i64,
     rule: &RateRule,
@@ -94,7 +97,7 @@ pub(crate) async fn take_token(
     .bind(now)
     .bind(rule.interval_millis())
     .bind(rule.burst_millis())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *connection)
     .await
     .map_err(classify)?;
 
@@ -102,28 +105,34 @@ pub(crate) async fn take_token(
 }
 
 pub(crate) async fn return_token(
-    pool: &SqlitePool,
+    connection: &mut SqliteConnection,
     key: &str,
     rule: &RateRule,
 ) -> AdapterResult<()> {
     sqlx::query("UPDATE rate_buckets SET tat = tat - ? WHERE key = ?")
         .bind(rule.interval_millis())
         .bind(key)
-        .execute(pool)
+        .execute(&mut *connection)
         .await
         .map_err(classify)?;
     Ok(())
 }
 
-pub(crate) async fn bucket(pool: &SqlitePool, key: &str) -> AdapterResult<Option<i64>> {
+pub(crate) async fn bucket(
+    connection: &mut SqliteConnection,
+    key: &str,
+) -> AdapterResult<Option<i64>> {
     sqlx::query_scalar("SELECT tat FROM rate_buckets WHERE key = ?")
         .bind(key)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *connection)
         .await
         .map_err(classify)
 }
 
-pub(crate) async fn delete_expired_throttles(pool: &SqlitePool, now: i64) -> AdapterResult<u64> {
+pub(crate) async fn delete_expired_throttles(
+    connection: &mut SqliteConnection,
+    now: i64,
+) -> AdapterResult<u64> {
     let mut deleted = 0;
     for statement in [
         "DELETE FROM sign_in_attempts WHERE expires_at <= ?",
@@ -131,7 +140,7 @@ pub(crate) async fn delete_expired_throttles(pool: &SqlitePool, now: i64) -> Ada
     ] {
         let result = sqlx::query(statement)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *connection)
             .await
             .map_err(classify)?;
         deleted += result.rows_affected();
@@ -139,7 +148,10 @@ pub(crate) async fn delete_expired_throttles(pool: &SqlitePool, now: i64) -> Ada
     Ok(deleted)
 }
 
-pub(crate) async fn insert_audit_event(pool: &SqlitePool, event: &AuditRow) -> AdapterResult<()> {
+pub(crate) async fn insert_audit_event(
+    connection: &mut SqliteConnection,
+    event: &AuditRow,
+) -> AdapterResult<()> {
     sqlx::query(
         "INSERT INTO audit_events (at, kind, user_id, username, address, user_agent, detail) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -151,14 +163,14 @@ pub(crate) async fn insert_audit_event(pool: &SqlitePool, event: &AuditRow) -> A
     .bind(&event.address)
     .bind(&event.user_agent)
     .bind(&event.detail)
-    .execute(pool)
+    .execute(&mut *connection)
     .await
     .map_err(classify)?;
     Ok(())
 }
 
 pub(crate) async fn audit_events(
-    pool: &SqlitePool,
+    connection: &mut SqliteConnection,
     query: &AuditQuery,
 ) -> AdapterResult<Vec<AuditRow>> {
     let found = sqlx::query(
@@ -169,7 +181,7 @@ pub(crate) async fn audit_events(
     .bind(&query.user)
     .bind(&query.kind)
     .bind(i64::from(query.limit))
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await
     .map_err(classify)?;
 
@@ -181,19 +193,19 @@ pub(crate) async fn audit_events(
 }
 
 pub(crate) async fn delete_audit_events_before(
-    pool: &SqlitePool,
+    connection: &mut SqliteConnection,
     before: i64,
 ) -> AdapterResult<u64> {
     let result = sqlx::query("DELETE FROM audit_events WHERE at < ?")
         .bind(before)
-        .execute(pool)
+        .execute(&mut *connection)
         .await
         .map_err(classify)?;
     Ok(result.rows_affected())
 }
 
 pub(crate) async fn server_secret(
-    pool: &SqlitePool,
+    connection: &mut SqliteConnection,
     name: &str,
     candidate: &[u8],
 ) -> AdapterResult<Vec<u8>> {
@@ -206,7 +218,7 @@ pub(crate) async fn server_secret(
     )
     .bind(name)
     .bind(candidate)
-    .fetch_one(pool)
+    .fetch_one(&mut *connection)
     .await
     .map_err(classify)
 }

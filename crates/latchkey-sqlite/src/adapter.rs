@@ -7,8 +7,8 @@ use latchkey::adapter::{
 };
 use latchkey::throttle::{LockoutRule, RateRule};
 use latchkey::{Adapter, AdapterError, PasswordHash};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqliteExecutor, Transaction};
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{Connection, Row, Sqlite, SqliteExecutor, Transaction};
 
 use crate::abuse;
 use crate::error::{classify, key_insert, session_insert};
@@ -16,18 +16,16 @@ use crate::listing;
 use crate::rows;
 use crate::SqliteAdapter;
 
-impl SqliteAdapter {
-    /// Starts a transaction that holds SQLite's write lock from its first statement.
-    ///
-    /// A deferred transaction that reads before it writes fails with SQLITE_BUSY, without
-    /// waiting, when another connection committed in between; taking the lock up front makes
-    /// concurrent writers wait their turn through the busy timeout instead.
-    async fn begin_write(&self) -> AdapterResult<Transaction<'static, Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(classify)
-    }
+/// Starts a transaction that holds SQLite's write lock from its first statement.
+///
+/// A deferred transaction that reads before it writes fails with SQLITE_BUSY, without
+/// waiting, when another connection committed in between; taking the lock up front makes
+/// concurrent writers wait their turn through the busy timeout instead.
+async fn begin_write(connection: &mut SqliteConnection) -> AdapterResult<Transaction<'_, Sqlite>> {
+    connection
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(classify)
 }
 
 async fn insert_key_row(executor: impl SqliteExecutor<'_>, key: &KeyRow) -> AdapterResult<()> {
@@ -73,7 +71,8 @@ fn decode_all<T>(
 #[async_trait]
 impl Adapter for SqliteAdapter {
     async fn insert_user(&self, user: &UserRow, key: Option<&KeyRow>) -> AdapterResult<()> {
-        let mut tx = self.begin_write().await?;
+        let mut connection = self.acquire().await?;
+        let mut tx = begin_write(&mut connection).await?;
 
         // A unique violation here is a taken user id, which the application generated: a bug
         // to surface as such, not a taken key. Hence `classify`, never `DuplicateKey`.
@@ -94,7 +93,7 @@ impl Adapter for SqliteAdapter {
     async fn user(&self, id: &str) -> AdapterResult<Option<UserRow>> {
         let row = sqlx::query("SELECT id, attributes FROM users WHERE id = ?")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.acquire().await?)
             .await
             .map_err(classify)?;
 
@@ -105,7 +104,7 @@ impl Adapter for SqliteAdapter {
         let result = sqlx::query("UPDATE users SET attributes = ? WHERE id = ?")
             .bind(attributes)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.acquire().await?)
             .await
             .map_err(classify)?;
 
@@ -113,7 +112,8 @@ impl Adapter for SqliteAdapter {
     }
 
     async fn delete_user(&self, id: &str) -> AdapterResult<()> {
-        let mut tx = self.begin_write().await?;
+        let mut connection = self.acquire().await?;
+        let mut tx = begin_write(&mut connection).await?;
 
         // The foreign keys cascade, but deleting explicitly keeps this correct on a database
         // opened without `foreign_keys = ON`, by another tool for instance.
@@ -133,7 +133,7 @@ impl Adapter for SqliteAdapter {
     }
 
     async fn insert_key(&self, key: &KeyRow) -> AdapterResult<()> {
-        insert_key_row(&self.pool, key).await
+        insert_key_row(&mut *self.acquire().await?, key).await
     }
 
     async fn key(
@@ -147,7 +147,7 @@ impl Adapter for SqliteAdapter {
         )
         .bind(provider_id)
         .bind(provider_user_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.acquire().await?)
         .await
         .map_err(classify)?;
 
@@ -160,7 +160,7 @@ impl Adapter for SqliteAdapter {
              WHERE user_id = ? ORDER BY provider_id, provider_user_id",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.acquire().await?)
         .await
         .map_err(classify)?;
 
@@ -179,7 +179,7 @@ impl Adapter for SqliteAdapter {
         .bind(hashed_password.map(PasswordHash::expose_secret))
         .bind(provider_id)
         .bind(provider_user_id)
-        .execute(&self.pool)
+        .execute(&mut *self.acquire().await?)
         .await
         .map_err(classify)?;
 
@@ -203,7 +203,7 @@ impl Adapter for SqliteAdapter {
         .bind(provider_id)
         .bind(provider_user_id)
         .bind(current.expose_secret())
-        .execute(&self.pool)
+        .execute(&mut *self.acquire().await?)
         .await
         .map_err(classify)?;
 
@@ -214,7 +214,7 @@ impl Adapter for SqliteAdapter {
         sqlx::query("DELETE FROM keys WHERE provider_id = ? AND provider_user_id = ?")
             .bind(provider_id)
             .bind(provider_user_id)
-            .execute(&self.pool)
+            .execute(&mut *self.acquire().await?)
             .await
             .map_err(classify)?;
 
@@ -236,7 +236,7 @@ impl Adapter for SqliteAdapter {
         .bind(session.absolute_expires)
         .bind(session.last_seen_at)
         .bind(&session.attributes)
-        .execute(&self.pool)
+        .execute(&mut *self.acquire().await?)
         .await
         .map_err(session_insert)?;
 
@@ -253,7 +253,7 @@ impl Adapter for SqliteAdapter {
              WHERE s.id = ?",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.acquire().await?)
         .await
         .map_err(classify)?;
 
@@ -275,7 +275,7 @@ impl Adapter for SqliteAdapter {
         .bind(active_expires)
         .bind(idle_expires)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *self.acquire().await?)
         .await
         .map_err(classify)?;
 
@@ -301,7 +301,7 @@ impl Adapter for SqliteAdapter {
              WHERE sessions.user_id = seen.value ->> 2 AND sessions.id = seen.value ->> 0",
         )
         .bind(batch)
-        .execute(&self.pool)
+        .execute(&mut *self.acquire().await?)
         .await
         .map_err(classify)?;
 
@@ -325,7 +325,7 @@ impl Adapter for SqliteAdapter {
         ))
         .bind(id)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.acquire().await?)
         .await
         .map_err(classify)?;
 
@@ -350,7 +350,7 @@ impl Adapter for SqliteAdapter {
         let result = sqlx::query("UPDATE sessions SET attributes = ? WHERE id = ?")
             .bind(attributes)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.acquire().await?)
             .await
             .map_err(classify)?;
 
@@ -360,7 +360,7 @@ impl Adapter for SqliteAdapter {
     async fn delete_session(&self, id: &str) -> AdapterResult<()> {
         sqlx::query("DELETE FROM sessions WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.acquire().await?)
             .await
             .map_err(classify)?;
 
@@ -372,7 +372,7 @@ impl Adapter for SqliteAdapter {
             sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR id <> ?2)")
                 .bind(user_id)
                 .bind(keep)
-                .execute(&self.pool)
+                .execute(&mut *self.acquire().await?)
                 .await
                 .map_err(classify)?;
 
@@ -390,7 +390,7 @@ impl Adapter for SqliteAdapter {
         )
         .bind(user_id)
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.acquire().await?)
         .await
         .map_err(classify)?;
 
@@ -400,7 +400,7 @@ impl Adapter for SqliteAdapter {
     async fn delete_expired_sessions(&self, now: i64) -> AdapterResult<u64> {
         let result = sqlx::query("DELETE FROM sessions WHERE idle_expires < ?")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *self.acquire().await?)
             .await
             .map_err(classify)?;
 
@@ -413,7 +413,7 @@ impl Adapter for SqliteAdapter {
         )
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.acquire().await?)
         .await
         .map_err(classify)?;
 
@@ -424,7 +424,7 @@ impl Adapter for SqliteAdapter {
         let count: i64 =
             sqlx::query_scalar("SELECT count(*) FROM sessions WHERE idle_expires >= ?")
                 .bind(now)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.acquire().await?)
                 .await
                 .map_err(classify)?;
 
@@ -433,7 +433,7 @@ impl Adapter for SqliteAdapter {
 
     async fn ping(&self) -> AdapterResult<()> {
         sqlx::query("SELECT 1")
-            .execute(&self.pool)
+            .execute(&mut *self.acquire().await?)
             .await
             .map_err(classify)?;
 
@@ -446,46 +446,46 @@ impl Adapter for SqliteAdapter {
         now: i64,
         rule: &LockoutRule,
     ) -> AdapterResult<Option<u32>> {
-        abuse::count_attempt(&self.pool, key, now, rule).await
+        abuse::count_attempt(&mut *self.acquire().await?, key, now, rule).await
     }
 
     async fn attempts(&self, key: &str, now: i64) -> AdapterResult<Option<AttemptRow>> {
-        abuse::attempts(&self.pool, key, now).await
+        abuse::attempts(&mut *self.acquire().await?, key, now).await
     }
 
     async fn clear_attempts(&self, key: &str) -> AdapterResult<()> {
-        abuse::clear_attempts(&self.pool, key).await
+        abuse::clear_attempts(&mut *self.acquire().await?, key).await
     }
 
     async fn take_token(&self, key: &str, now: i64, rule: &RateRule) -> AdapterResult<bool> {
-        abuse::take_token(&self.pool, key, now, rule).await
+        abuse::take_token(&mut *self.acquire().await?, key, now, rule).await
     }
 
     async fn return_token(&self, key: &str, rule: &RateRule) -> AdapterResult<()> {
-        abuse::return_token(&self.pool, key, rule).await
+        abuse::return_token(&mut *self.acquire().await?, key, rule).await
     }
 
     async fn bucket(&self, key: &str) -> AdapterResult<Option<i64>> {
-        abuse::bucket(&self.pool, key).await
+        abuse::bucket(&mut *self.acquire().await?, key).await
     }
 
     async fn delete_expired_throttles(&self, now: i64) -> AdapterResult<u64> {
-        abuse::delete_expired_throttles(&self.pool, now).await
+        abuse::delete_expired_throttles(&mut *self.acquire().await?, now).await
     }
 
     async fn insert_audit_event(&self, event: &AuditRow) -> AdapterResult<()> {
-        abuse::insert_audit_event(&self.pool, event).await
+        abuse::insert_audit_event(&mut *self.acquire().await?, event).await
     }
 
     async fn audit_events(&self, query: &AuditQuery) -> AdapterResult<Vec<AuditRow>> {
-        abuse::audit_events(&self.pool, query).await
+        abuse::audit_events(&mut *self.acquire().await?, query).await
     }
 
     async fn delete_audit_events_before(&self, before: i64) -> AdapterResult<u64> {
-        abuse::delete_audit_events_before(&self.pool, before).await
+        abuse::delete_audit_events_before(&mut *self.acquire().await?, before).await
     }
 
     async fn server_secret(&self, name: &str, candidate: &[u8]) -> AdapterResult<Vec<u8>> {
-        abuse::server_secret(&self.pool, name, candidate).await
+        abuse::server_secret(&mut *self.acquire().await?, name, candidate).await
     }
 }

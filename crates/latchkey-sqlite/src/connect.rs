@@ -4,13 +4,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use deadpool::Runtime;
+use latchkey::adapter::AdapterResult;
 use latchkey::BoxError;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::Connection;
+
+use crate::pool::{self, Connections, Pool, PooledConnection};
 
 /// The schema, embedded at compile time so that a deployment needs no migration files.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -23,7 +24,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Cloning is cheap and every clone shares the same connection pool.
 #[derive(Debug, Clone)]
 pub struct SqliteAdapter {
-    pub(crate) pool: SqlitePool,
+    pool: Pool,
     /// How to reopen a file database on close; `None` in memory.
     file: Option<SqliteConnectOptions>,
 }
@@ -123,25 +124,40 @@ impl SqliteAdapter {
         let location = Location::parse(url_or_path)?;
 
         let options = location.connect_options();
-        let pool = location
-            .pool_options(&config)
-            .connect_with(options.clone())
-            .await
-            .map_err(|error| SqliteError::Open(error.into()))?;
+        let pool = location.pool(options.clone(), &config)?;
 
+        // The first connection is opened here, so that a file that cannot be opened or
+        // created fails the connect rather than the first call.
+        let mut connection = pool
+            .get()
+            .await
+            .map_err(|error| SqliteError::Open(error.to_string().into()))?;
         MIGRATOR
-            .run(&pool)
+            .run(&mut *connection)
             .await
             .map_err(|error| SqliteError::Migrate(error.into()))?;
+        drop(connection);
 
         tracing::debug!(in_memory = location.in_memory, "sqlite database ready");
         let file = (!location.in_memory).then_some(options);
         Ok(Self { pool, file })
     }
 
-    /// The connection pool, for applications that keep their own tables in the same database.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// A connection from the adapter's pool, for applications that keep their own tables in
+    /// the same database. It goes back to the pool when dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`AdapterError::Unavailable`](latchkey::AdapterError::Unavailable) when no connection
+    /// is free within the acquire timeout, a new one cannot be opened, or the adapter is
+    /// closed.
+    pub async fn acquire(&self) -> AdapterResult<PooledConnection> {
+        self.pool.get().await.map_err(pool::unavailable)
+    }
+
+    /// The most connections the pool opens: one for an in-memory database.
+    pub fn max_connections(&self) -> usize {
+        self.pool.status().max_size
     }
 
     /// Closes every connection, waiting for calls in progress to finish, then folds the WAL
@@ -151,21 +167,26 @@ impl SqliteAdapter {
     /// Later calls on this adapter or its clones fail with
     /// [`AdapterError::Unavailable`](latchkey::AdapterError::Unavailable).
     pub async fn close(&self) {
-        self.pool.close().await;
-
-        // sqlx 0.8's `Pool::close` can return while a connection is still on its way back to
-        // the pool, and one that reaches the idle queue after that stays open, so the WAL
-        // stays beside the file (launchbadge/sqlx#3217, fixed after 0.8.6). Closing again
-        // closes such stragglers; the pool's size counts a connection until its handle is
-        // closed.
-        while self.pool.size() > 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            self.pool.close().await;
+        // The idle connections are taken out before the pool closes, to be closed here and
+        // waited for; the pool would only drop them, and their threads close them later.
+        let idle = self.pool.retain(|_, _| false).removed;
+        self.pool.close();
+        for connection in idle {
+            if let Err(error) = connection.close().await {
+                tracing::debug!(%error, "could not close a sqlite connection");
+            }
         }
 
-        // Connections that close at the same moment can each see the other still open and
-        // leave the WAL to it, so that none folds it back. One connection opened and closed on
-        // its own, once the pool is empty, does.
+        // A connection still in use is dropped when its call ends, which the pool's size
+        // shows.
+        while self.pool.status().size > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+
+        // A dropped connection closes on its own thread, so one may still be closing now,
+        // and connections that close at the same moment can each see the other still open
+        // and leave the WAL to it. One connection opened and closed on its own, once the pool
+        // is empty, folds the WAL back.
         if let Some(options) = &self.file {
             if let Err(error) = fold_wal(options).await {
                 tracing::debug!(%error, "could not fold the wal into the database file");
@@ -255,25 +276,25 @@ impl Location {
         }
     }
 
-    fn pool_options(&self, config: &SqliteConfig) -> SqlitePoolOptions {
-        // No ping before each use: a connection to a file in this process does not drop
-        // the way a network connection does, and the ping was a second hand-off to the
-        // connection's worker thread on every query.
-        let options = SqlitePoolOptions::new()
-            .acquire_timeout(config.acquire_timeout)
-            .test_before_acquire(false);
-
+    fn pool(
+        &self,
+        options: SqliteConnectOptions,
+        config: &SqliteConfig,
+    ) -> Result<Pool, SqliteError> {
         // An in-memory database exists only while a connection to it is open, and in shared
         // cache mode concurrent writers get SQLITE_LOCKED, which the busy timeout does not
-        // wait on. One connection that is never retired avoids both.
-        if self.in_memory {
-            options
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
+        // wait on. One connection, which the pool never retires, avoids both.
+        let max_size = if self.in_memory {
+            1
         } else {
-            options.max_connections(config.max_connections)
-        }
+            usize::try_from(config.max_connections).unwrap_or(usize::MAX)
+        };
+        Pool::builder(Connections::new(options))
+            .max_size(max_size)
+            .wait_timeout(Some(config.acquire_timeout))
+            .create_timeout(Some(config.acquire_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|error| SqliteError::Open(error.into()))
     }
 }

@@ -17,12 +17,13 @@
 //! # Why sqlx and not rusqlite
 //!
 //! rusqlite is the more direct binding, but its calls block, and every adapter call is made
-//! from async request handlers: each query would need a trip through `spawn_blocking` and a
-//! pool built by hand around it. sqlx runs each SQLite connection on its own worker thread
-//! behind an async pool, so nothing here blocks the executor. The PostgreSQL adapter can take
-//! the same shape (a pool, runtime queries, migrations embedded with `sqlx::migrate!`), so the
-//! two read alike, and both can tell constraint violations apart with sqlx's
-//! driver-independent [`sqlx::error::ErrorKind`] instead of matching error messages.
+//! from async request handlers: each query would need a trip through `spawn_blocking`. sqlx
+//! runs each SQLite connection on its own worker thread, so nothing here blocks the executor.
+//! The connections are pooled by deadpool (`pool.rs` says why not by sqlx's pool). The
+//! PostgreSQL adapter takes the same shape (a pool, runtime queries, migrations embedded with
+//! `sqlx::migrate!`), so the two read alike, and both can tell constraint violations apart
+//! with sqlx's driver-independent [`sqlx::error::ErrorKind`] instead of matching error
+//! messages.
 //!
 //! # Duplicate detection
 //!
@@ -43,6 +44,8 @@ mod adapter;
 mod connect;
 mod error;
 mod listing;
+mod pool;
 mod rows;
 
 pub use connect::{SqliteAdapter, SqliteConfig, SqliteError};
+pub use pool::{Connections, PooledConnection};

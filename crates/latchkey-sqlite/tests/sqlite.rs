@@ -5,7 +5,7 @@ use std::path::Path;
 
 use latchkey::adapter::{KeyRow, SessionRow, UserRow};
 use latchkey::{Adapter, AdapterError, PasswordHash};
-use latchkey_sqlite::{SqliteAdapter, SqliteError};
+use latchkey_sqlite::{SqliteAdapter, SqliteConfig, SqliteError};
 use sqlx::Row;
 use tempfile::TempDir;
 
@@ -53,7 +53,7 @@ fn path_str(path: &Path) -> &str {
 
 async fn pragma(adapter: &SqliteAdapter, name: &str) -> String {
     let row = sqlx::query(&format!("PRAGMA {name}"))
-        .fetch_one(adapter.pool())
+        .fetch_one(&mut *adapter.acquire().await.expect("connection"))
         .await
         .expect("pragma");
 
@@ -65,7 +65,7 @@ async fn pragma(adapter: &SqliteAdapter, name: &str) -> String {
 
 async fn count(adapter: &SqliteAdapter, table: &str) -> i64 {
     sqlx::query(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(adapter.pool())
+        .fetch_one(&mut *adapter.acquire().await.expect("connection"))
         .await
         .expect("count")
         .get(0)
@@ -181,7 +181,7 @@ async fn every_call_on_an_in_memory_adapter_sees_the_same_database() {
         let found = read.await.expect("task").expect("user");
         assert_eq!(found, Some(user("u1")));
     }
-    assert_eq!(adapter.pool().options().get_max_connections(), 1);
+    assert_eq!(adapter.max_connections(), 1);
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ use axum::Router;
 use clap::Parser;
 use latchkey::token::{ALPHABET, TOKEN_LENGTH};
 use latchkey_bench::Database;
+use latchkey_sqlite::SqliteAdapter;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
@@ -62,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let database = Database::open(&args.database_url, args.database_max_connections).await?;
     if let Database::Sqlite(adapter) = &database {
-        apply_pragmas(adapter.pool(), &args.sqlite_pragmas).await?;
+        apply_pragmas(adapter, &args.sqlite_pragmas).await?;
     }
     let state = Arc::new(Baseline {
         database: database.clone(),
@@ -83,13 +84,13 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Runs `pragmas` on every connection the pool can open, by holding them all at once.
-async fn apply_pragmas(pool: &sqlx::SqlitePool, pragmas: &[String]) -> anyhow::Result<()> {
+async fn apply_pragmas(adapter: &SqliteAdapter, pragmas: &[String]) -> anyhow::Result<()> {
     if pragmas.is_empty() {
         return Ok(());
     }
     let mut held = Vec::new();
-    for _ in 0..pool.options().get_max_connections() {
-        let mut connection = pool.acquire().await?;
+    for _ in 0..adapter.max_connections() {
+        let mut connection = adapter.acquire().await?;
         for pragma in pragmas {
             sqlx::query(&format!("PRAGMA {pragma}"))
                 .execute(&mut *connection)

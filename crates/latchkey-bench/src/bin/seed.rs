@@ -158,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
     let database = Database::open(&args.database_url, None).await?;
     match &database {
         Database::Sqlite(adapter) => {
-            let mut connection = adapter.pool().acquire().await?;
+            let mut connection = adapter.acquire().await?;
             // Room for the whole index of session ids, so that inserting in random id order
             // does not reread pages, and no sync at checkpoints: a seed that a crash cuts
             // short is thrown away anyway. This connection only.
