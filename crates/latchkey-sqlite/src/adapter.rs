@@ -16,16 +16,21 @@ use crate::listing;
 use crate::rows;
 use crate::SqliteAdapter;
 
-/// Starts a transaction that holds SQLite's write lock from its first statement.
+/// Starts a transaction for writes. Its first statement must write.
 ///
-/// A deferred transaction that reads before it writes fails with SQLITE_BUSY, without
-/// waiting, when another connection committed in between; taking the lock up front makes
-/// concurrent writers wait their turn through the busy timeout instead.
+/// A deferred transaction that reads before it writes fails with SQLITE_BUSY, without waiting,
+/// when another connection committed in between. One whose first statement writes takes the
+/// write lock as that statement starts, through the busy timeout, as `BEGIN IMMEDIATE` would.
+///
+/// It is not `BEGIN IMMEDIATE` because sqlx 0.8 cannot cancel a custom `BEGIN` safely: after
+/// SQLite has run it, sqlx awaits once more to check the transaction, and a call dropped there
+/// (a client that hangs up) leaves the connection inside a transaction that nothing ends,
+/// holding the write lock. Every later transaction on that connection then failed
+/// (`InvalidSavePointStatement`), and writes on the others waited out their busy timeout. A
+/// plain `BEGIN` that is never acknowledged is rolled back by sqlx's worker.
+/// `a_call_cancelled_at_any_point_leaves_its_connection_fit_for_the_next` checks this.
 async fn begin_write(connection: &mut SqliteConnection) -> AdapterResult<Transaction<'_, Sqlite>> {
-    connection
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(classify)
+    connection.begin().await.map_err(classify)
 }
 
 async fn insert_key_row(executor: impl SqliteExecutor<'_>, key: &KeyRow) -> AdapterResult<()> {

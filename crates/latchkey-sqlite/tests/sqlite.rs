@@ -378,6 +378,71 @@ async fn a_closed_adapter_is_unavailable() {
     );
 }
 
+// A call is dropped when its client hangs up, and the pool hands its connection on without
+// checking it (src/pool.rs): whatever the call left behind must be over before the next
+// call's first statement runs. Each round drops a write transaction after a different wait,
+// so the cancellations land before, during and after its statements, and the one connection
+// then serves a write of its own. With `BEGIN IMMEDIATE` this failed within a few rounds
+// (src/adapter.rs, `begin_write`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cancelled_at_any_point_leaves_its_connection_fit_for_the_next() {
+    let dir = TempDir::new().expect("tempdir");
+    let path = dir.path().join("latchkey.db");
+    let config = SqliteConfig::new().with_max_connections(1);
+    let adapter = SqliteAdapter::connect_with(path_str(&path), config)
+        .await
+        .expect("connect");
+
+    let (mut cancelled_calls, mut stored_users) = (0, 0);
+    for round in 0..200u64 {
+        let cancelled = format!("cancelled{round}");
+        let (row, key_row) = (user(&cancelled), key(&cancelled, &cancelled));
+        let call = adapter.insert_user(&row, Some(&key_row));
+        // Tokio's timers count whole milliseconds, longer than the call takes; yielding to
+        // the scheduler `round` times is a finer clock.
+        let yields = async {
+            for _ in 0..round {
+                tokio::task::yield_now().await;
+            }
+        };
+        let completed = tokio::select! {
+            biased;
+            result = call => {
+                result.expect("a call left to finish");
+                true
+            }
+            () = yields => {
+                cancelled_calls += 1;
+                false
+            }
+        };
+
+        let next = format!("next{round}");
+        adapter
+            .insert_user(&user(&next), Some(&key(&next, &next)))
+            .await
+            .expect("the next write on the connection");
+
+        // All or nothing: a user is never left without the key written with it.
+        let stored = adapter.user(&cancelled).await.expect("user").is_some();
+        let keyed = adapter
+            .key("username", &cancelled)
+            .await
+            .expect("key")
+            .is_some();
+        assert_eq!(stored, keyed, "round {round}");
+        assert!(
+            stored || !completed,
+            "round {round}: a finished call stored nothing"
+        );
+        stored_users += i64::from(stored);
+    }
+
+    assert!(cancelled_calls > 0, "no call was cancelled");
+    assert_eq!(count(&adapter, "users").await, 200 + stored_users);
+    adapter.close().await;
+}
+
 #[tokio::test]
 async fn sessions_stored_before_they_were_ordered_by_user_survive_the_migration() {
     // A database as the three migrations before 0004 left it, with sessions in it.
