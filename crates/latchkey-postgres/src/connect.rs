@@ -176,6 +176,10 @@ impl PostgresAdapter {
         // Lazy: the pool opens connections only when calls need them, each attempt bounded
         // by the acquire timeout, and the migration below is the first such call, so a
         // database that cannot be reached is reported once, as `Unavailable`.
+        // TODO: sqlx's pool pings every connection as it is released, a round trip to
+        // PostgreSQL after each statement, which the SQLite adapter no longer pays
+        // (latchkey-sqlite's pool.rs). A replacement here must notice a connection the server
+        // has dropped without that ping, and sqlx's `PgConnection` does not say; so it waits.
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(config.acquire_timeout)
