@@ -7,7 +7,7 @@
 
 use latchkey_postgres::{PostgresAdapter, PostgresConfig};
 use latchkey_sqlite::{SqliteAdapter, SqliteConfig};
-use sqlx::{PgPool, Row};
+use sqlx::Row;
 
 /// The provider id of username keys, as the site stores them.
 pub const USERNAME_PROVIDER: &str = "username";
@@ -83,7 +83,7 @@ impl Database {
     pub async fn session(&self, id: &str) -> anyhow::Result<Option<SessionLookup>> {
         match self {
             Self::Sqlite(adapter) => sqlite_session(adapter, id).await,
-            Self::Postgres(adapter) => postgres_session(adapter.pool(), id).await,
+            Self::Postgres(adapter) => postgres_session(adapter, id).await,
         }
     }
 
@@ -131,14 +131,18 @@ async fn sqlite_session(
     .transpose()
 }
 
-async fn postgres_session(pool: &PgPool, id: &str) -> anyhow::Result<Option<SessionLookup>> {
+async fn postgres_session(
+    adapter: &PostgresAdapter,
+    id: &str,
+) -> anyhow::Result<Option<SessionLookup>> {
+    let mut connection = adapter.acquire().await?;
     let row = sqlx::query(
         "SELECT s.id, s.user_id, s.created_at, s.active_expires, s.idle_expires, \
          s.absolute_expires, s.attributes AS session_attributes, u.attributes AS user_attributes \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
     )
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *connection)
     .await?;
 
     row.map(|row| {

@@ -9,8 +9,8 @@
 
 use latchkey::adapter::{AdapterResult, AttemptRow, AuditQuery, AuditRow};
 use latchkey::throttle::{LockoutRule, RateRule};
-use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::Row;
 
 use crate::error::storage;
 
@@ -19,7 +19,7 @@ use crate::error::storage;
 const MAX_DOUBLINGS: i32 = 30;
 
 pub(crate) async fn count_attempt(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     key: &str,
     now: i64,
     rule: &LockoutRule,
@@ -46,7 +46,7 @@ pub(crate) async fn count_attempt(
     .bind(rule.max_delay_millis())
     .bind(rule.memory_millis())
     .bind(MAX_DOUBLINGS)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *connection)
     .await
     .map_err(storage)?;
 
@@ -54,7 +54,7 @@ pub(crate) async fn count_attempt(
 }
 
 pub(crate) async fn attempts(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     key: &str,
     now: i64,
 ) -> AdapterResult<Option<AttemptRow>> {
@@ -64,24 +64,24 @@ pub(crate) async fn attempts(
     )
     .bind(key)
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *connection)
     .await
     .map_err(storage)?;
 
     row.as_ref().map(attempt).transpose().map_err(storage)
 }
 
-pub(crate) async fn clear_attempts(pool: &PgPool, key: &str) -> AdapterResult<()> {
+pub(crate) async fn clear_attempts(connection: &mut PgConnection, key: &str) -> AdapterResult<()> {
     sqlx::query("DELETE FROM sign_in_attempts WHERE key = $1")
         .bind(key)
-        .execute(pool)
+        .execute(&mut *connection)
         .await
         .map_err(storage)?;
     Ok(())
 }
 
 pub(crate) async fn take_token(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     key: &str,
     now: i64,
     rule: &RateRule,
@@ -96,32 +96,39 @@ pub(crate) async fn take_token(
     .bind(now)
     .bind(rule.interval_millis())
     .bind(rule.burst_millis())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *connection)
     .await
     .map_err(storage)?;
 
     Ok(taken.is_some())
 }
 
-pub(crate) async fn return_token(pool: &PgPool, key: &str, rule: &RateRule) -> AdapterResult<()> {
+pub(crate) async fn return_token(
+    connection: &mut PgConnection,
+    key: &str,
+    rule: &RateRule,
+) -> AdapterResult<()> {
     sqlx::query("UPDATE rate_buckets SET tat = tat - $2 WHERE key = $1")
         .bind(key)
         .bind(rule.interval_millis())
-        .execute(pool)
+        .execute(&mut *connection)
         .await
         .map_err(storage)?;
     Ok(())
 }
 
-pub(crate) async fn bucket(pool: &PgPool, key: &str) -> AdapterResult<Option<i64>> {
+pub(crate) async fn bucket(connection: &mut PgConnection, key: &str) -> AdapterResult<Option<i64>> {
     sqlx::query_scalar("SELECT tat FROM rate_buckets WHERE key = $1")
         .bind(key)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *connection)
         .await
         .map_err(storage)
 }
 
-pub(crate) async fn delete_expired_throttles(pool: &PgPool, now: i64) -> AdapterResult<u64> {
+pub(crate) async fn delete_expired_throttles(
+    connection: &mut PgConnection,
+    now: i64,
+) -> AdapterResult<u64> {
     let mut deleted = 0;
     for statement in [
         "DELETE FROM sign_in_attempts WHERE expires_at <= $1",
@@ -129,7 +136,7 @@ pub(crate) async fn delete_expired_throttles(pool: &PgPool, now: i64) -> Adapter
     ] {
         let result = sqlx::query(statement)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *connection)
             .await
             .map_err(storage)?;
         deleted += result.rows_affected();
@@ -137,7 +144,10 @@ pub(crate) async fn delete_expired_throttles(pool: &PgPool, now: i64) -> Adapter
     Ok(deleted)
 }
 
-pub(crate) async fn insert_audit_event(pool: &PgPool, event: &AuditRow) -> AdapterResult<()> {
+pub(crate) async fn insert_audit_event(
+    connection: &mut PgConnection,
+    event: &AuditRow,
+) -> AdapterResult<()> {
     sqlx::query(
         "INSERT INTO audit_events (at, kind, user_id, username, address, user_agent, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -149,14 +159,14 @@ pub(crate) async fn insert_audit_event(pool: &PgPool, event: &AuditRow) -> Adapt
     .bind(&event.address)
     .bind(&event.user_agent)
     .bind(&event.detail)
-    .execute(pool)
+    .execute(&mut *connection)
     .await
     .map_err(storage)?;
     Ok(())
 }
 
 pub(crate) async fn audit_events(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     query: &AuditQuery,
 ) -> AdapterResult<Vec<AuditRow>> {
     let found = sqlx::query(
@@ -168,7 +178,7 @@ pub(crate) async fn audit_events(
     .bind(&query.user)
     .bind(&query.kind)
     .bind(i64::from(query.limit))
-    .fetch_all(pool)
+    .fetch_all(&mut *connection)
     .await
     .map_err(storage)?;
 
@@ -179,17 +189,20 @@ pub(crate) async fn audit_events(
         .map_err(storage)
 }
 
-pub(crate) async fn delete_audit_events_before(pool: &PgPool, before: i64) -> AdapterResult<u64> {
+pub(crate) async fn delete_audit_events_before(
+    connection: &mut PgConnection,
+    before: i64,
+) -> AdapterResult<u64> {
     let result = sqlx::query("DELETE FROM audit_events WHERE at < $1")
         .bind(before)
-        .execute(pool)
+        .execute(&mut *connection)
         .await
         .map_err(storage)?;
     Ok(result.rows_affected())
 }
 
 pub(crate) async fn server_secret(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     name: &str,
     candidate: &[u8],
 ) -> AdapterResult<Vec<u8>> {
@@ -202,7 +215,7 @@ pub(crate) async fn server_secret(
     )
     .bind(name)
     .bind(candidate)
-    .fetch_one(pool)
+    .fetch_one(&mut *connection)
     .await
     .map_err(storage)
 }

@@ -9,7 +9,7 @@ use latchkey::adapter::{
 };
 use latchkey::throttle::{LockoutRule, RateRule};
 use latchkey::{Adapter, AdapterError, PasswordHash};
-use sqlx::PgExecutor;
+use sqlx::{Connection, PgExecutor};
 
 use crate::abuse;
 use crate::error::{self, storage, CallTimedOut};
@@ -24,13 +24,20 @@ impl PostgresAdapter {
     /// Runs a call within the call timeout. Dropping a sqlx future part way is safe: an
     /// unfinished transaction is rolled back, and the connection drains the answers it still
     /// expects before its next use.
+    ///
+    /// A call that fails as unavailable may have left a broken connection in the pool, and
+    /// sqlx does not say which: every connection is then checked on its next use (`pool.rs`).
     async fn bounded<T>(&self, call: impl Future<Output = AdapterResult<T>>) -> AdapterResult<T> {
-        match tokio::time::timeout(self.call_timeout, call).await {
+        let result = match tokio::time::timeout(self.call_timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(AdapterError::Unavailable(Box::new(CallTimedOut(
                 self.call_timeout,
             )))),
+        };
+        if matches!(result, Err(AdapterError::Unavailable(_))) {
+            self.pool.manager().suspect();
         }
+        result
     }
 }
 
@@ -59,7 +66,8 @@ async fn insert_key_row<'e>(executor: impl PgExecutor<'e>, key: &KeyRow) -> Adap
 impl Adapter for PostgresAdapter {
     async fn insert_user(&self, user: &UserRow, key: Option<&KeyRow>) -> AdapterResult<()> {
         self.bounded(async {
-            let mut transaction = self.pool.begin().await.map_err(storage)?;
+            let mut connection = self.acquire().await?;
+            let mut transaction = connection.begin().await.map_err(storage)?;
 
             // A unique violation here is a duplicate user id: a bug in id generation, not a
             // taken key, so it stays `Other`.
@@ -87,7 +95,7 @@ impl Adapter for PostgresAdapter {
         self.bounded(async {
             let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.acquire().await?)
                 .await
                 .map_err(storage)?;
 
@@ -101,7 +109,7 @@ impl Adapter for PostgresAdapter {
             let result = sqlx::query("UPDATE users SET attributes = $2 WHERE id = $1")
                 .bind(id)
                 .bind(attributes)
-                .execute(&self.pool)
+                .execute(&mut *self.acquire().await?)
                 .await
                 .map_err(storage)?;
 
@@ -116,7 +124,7 @@ impl Adapter for PostgresAdapter {
         self.bounded(async {
             sqlx::query("DELETE FROM users WHERE id = $1")
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *self.acquire().await?)
                 .await
                 .map_err(storage)?;
 
@@ -126,7 +134,8 @@ impl Adapter for PostgresAdapter {
     }
 
     async fn insert_key(&self, key: &KeyRow) -> AdapterResult<()> {
-        self.bounded(insert_key_row(&self.pool, key)).await
+        self.bounded(async { insert_key_row(&mut *self.acquire().await?, key).await })
+            .await
     }
 
     async fn key(
@@ -140,7 +149,7 @@ impl Adapter for PostgresAdapter {
             ))
             .bind(provider_id)
             .bind(provider_user_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.acquire().await?)
             .await
             .map_err(storage)?;
 
@@ -156,7 +165,7 @@ impl Adapter for PostgresAdapter {
                  ORDER BY provider_id, provider_user_id"
             ))
             .bind(user_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.acquire().await?)
             .await
             .map_err(storage)?;
 
@@ -183,7 +192,7 @@ impl Adapter for PostgresAdapter {
             .bind(provider_id)
             .bind(provider_user_id)
             .bind(hashed_password.map(PasswordHash::expose_secret))
-            .execute(&self.pool)
+            .execute(&mut *self.acquire().await?)
             .await
             .map_err(storage)?;
 
@@ -212,7 +221,7 @@ impl Adapter for PostgresAdapter {
             .bind(provider_user_id)
             .bind(current.expose_secret())
             .bind(new.expose_secret())
-            .execute(&self.pool)
+            .execute(&mut *self.acquire().await?)
             .await
             .map_err(storage)?;
 
@@ -226,7 +235,7 @@ impl Adapter for PostgresAdapter {
             sqlx::query("DELETE FROM keys WHERE provider_id = $1 AND provider_user_id = $2")
                 .bind(provider_id)
                 .bind(provider_user_id)
-                .execute(&self.pool)
+                .execute(&mut *self.acquire().await?)
                 .await
                 .map_err(storage)?;
 
@@ -248,7 +257,7 @@ impl Adapter for PostgresAdapter {
             .bind(session.absolute_expires)
             .bind(session.last_seen_at)
             .bind(&session.attributes)
-            .execute(&self.pool)
+            .execute(&mut *self.acquire().await?)
             .await
             .map_err(error::session_insert)?;
 
@@ -269,7 +278,7 @@ impl Adapter for PostgresAdapter {
                  WHERE s.id = $1",
             )
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.acquire().await?)
             .await
             .map_err(storage)?;
 
@@ -297,7 +306,7 @@ impl Adapter for PostgresAdapter {
             .bind(last_seen_at)
             .bind(active_expires)
             .bind(idle_expires)
-            .execute(&self.pool)
+            .execute(&mut *self.acquire().await?)
             .await
             .map_err(storage)?;
 
@@ -318,7 +327,8 @@ impl Adapter for PostgresAdapter {
         // cost: each row was written once for the lock and again for the update (34 against
         // 61 microseconds of the database's CPU a session, docs/benchmarks.md).
         self.bounded(async {
-            let mut transaction = self.pool.begin().await.map_err(storage)?;
+            let mut connection = self.acquire().await?;
+            let mut transaction = connection.begin().await.map_err(storage)?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(LAST_SEEN_LOCK)
                 .execute(&mut *transaction)
@@ -366,7 +376,7 @@ impl Adapter for PostgresAdapter {
             )
             .bind(id)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.acquire().await?)
             .await
             .map_err(storage)?;
 
@@ -389,7 +399,7 @@ impl Adapter for PostgresAdapter {
             let result = sqlx::query("UPDATE sessions SET attributes = $2 WHERE id = $1")
                 .bind(id)
                 .bind(attributes)
-                .execute(&self.pool)
+                .execute(&mut *self.acquire().await?)
                 .await
                 .map_err(storage)?;
 
@@ -402,7 +412,7 @@ impl Adapter for PostgresAdapter {
         self.bounded(async {
             sqlx::query("DELETE FROM sessions WHERE id = $1")
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *self.acquire().await?)
                 .await
                 .map_err(storage)?;
 
@@ -418,7 +428,7 @@ impl Adapter for PostgresAdapter {
             )
             .bind(user_id)
             .bind(keep)
-            .execute(&self.pool)
+            .execute(&mut *self.acquire().await?)
             .await
             .map_err(storage)?;
 
@@ -438,7 +448,7 @@ impl Adapter for PostgresAdapter {
             ))
             .bind(user_id)
             .bind(now)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.acquire().await?)
             .await
             .map_err(storage)?;
 
@@ -455,7 +465,7 @@ impl Adapter for PostgresAdapter {
         self.bounded(async {
             let result = sqlx::query("DELETE FROM sessions WHERE idle_expires < $1")
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *self.acquire().await?)
                 .await
                 .map_err(storage)?;
 
@@ -471,7 +481,7 @@ impl Adapter for PostgresAdapter {
             ))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.acquire().await?)
             .await
             .map_err(storage)?;
 
@@ -489,7 +499,7 @@ impl Adapter for PostgresAdapter {
             let count: i64 =
                 sqlx::query_scalar("SELECT count(*) FROM sessions WHERE idle_expires >= $1")
                     .bind(now)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *self.acquire().await?)
                     .await
                     .map_err(storage)?;
 
@@ -501,7 +511,7 @@ impl Adapter for PostgresAdapter {
     async fn ping(&self) -> AdapterResult<()> {
         self.bounded(async {
             sqlx::query("SELECT 1")
-                .execute(&self.pool)
+                .execute(&mut *self.acquire().await?)
                 .await
                 .map_err(storage)?;
 
@@ -515,53 +525,65 @@ impl Adapter for PostgresAdapter {
         now: i64,
         rule: &LockoutRule,
     ) -> AdapterResult<Option<u32>> {
-        self.bounded(abuse::count_attempt(&self.pool, key, now, rule))
-            .await
+        self.bounded(async {
+            abuse::count_attempt(&mut *self.acquire().await?, key, now, rule).await
+        })
+        .await
     }
 
     async fn attempts(&self, key: &str, now: i64) -> AdapterResult<Option<AttemptRow>> {
-        self.bounded(abuse::attempts(&self.pool, key, now)).await
+        self.bounded(async { abuse::attempts(&mut *self.acquire().await?, key, now).await })
+            .await
     }
 
     async fn clear_attempts(&self, key: &str) -> AdapterResult<()> {
-        self.bounded(abuse::clear_attempts(&self.pool, key)).await
+        self.bounded(async { abuse::clear_attempts(&mut *self.acquire().await?, key).await })
+            .await
     }
 
     async fn take_token(&self, key: &str, now: i64, rule: &RateRule) -> AdapterResult<bool> {
-        self.bounded(abuse::take_token(&self.pool, key, now, rule))
+        self.bounded(async { abuse::take_token(&mut *self.acquire().await?, key, now, rule).await })
             .await
     }
 
     async fn return_token(&self, key: &str, rule: &RateRule) -> AdapterResult<()> {
-        self.bounded(abuse::return_token(&self.pool, key, rule))
+        self.bounded(async { abuse::return_token(&mut *self.acquire().await?, key, rule).await })
             .await
     }
 
     async fn bucket(&self, key: &str) -> AdapterResult<Option<i64>> {
-        self.bounded(abuse::bucket(&self.pool, key)).await
-    }
-
-    async fn delete_expired_throttles(&self, now: i64) -> AdapterResult<u64> {
-        self.bounded(abuse::delete_expired_throttles(&self.pool, now))
+        self.bounded(async { abuse::bucket(&mut *self.acquire().await?, key).await })
             .await
     }
 
+    async fn delete_expired_throttles(&self, now: i64) -> AdapterResult<u64> {
+        self.bounded(async {
+            abuse::delete_expired_throttles(&mut *self.acquire().await?, now).await
+        })
+        .await
+    }
+
     async fn insert_audit_event(&self, event: &AuditRow) -> AdapterResult<()> {
-        self.bounded(abuse::insert_audit_event(&self.pool, event))
+        self.bounded(async { abuse::insert_audit_event(&mut *self.acquire().await?, event).await })
             .await
     }
 
     async fn audit_events(&self, query: &AuditQuery) -> AdapterResult<Vec<AuditRow>> {
-        self.bounded(abuse::audit_events(&self.pool, query)).await
+        self.bounded(async { abuse::audit_events(&mut *self.acquire().await?, query).await })
+            .await
     }
 
     async fn delete_audit_events_before(&self, before: i64) -> AdapterResult<u64> {
-        self.bounded(abuse::delete_audit_events_before(&self.pool, before))
-            .await
+        self.bounded(async {
+            abuse::delete_audit_events_before(&mut *self.acquire().await?, before).await
+        })
+        .await
     }
 
     async fn server_secret(&self, name: &str, candidate: &[u8]) -> AdapterResult<Vec<u8>> {
-        self.bounded(abuse::server_secret(&self.pool, name, candidate))
-            .await
+        self.bounded(async {
+            abuse::server_secret(&mut *self.acquire().await?, name, candidate).await
+        })
+        .await
     }
 }

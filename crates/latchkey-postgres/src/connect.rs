@@ -3,12 +3,16 @@
 use std::fmt;
 use std::time::Duration;
 
+use deadpool::managed::{Object, PoolError};
+use deadpool::Runtime;
+use latchkey::adapter::AdapterResult;
 use latchkey::BoxError;
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
 use crate::error::is_unavailable;
+use crate::pool::{self, Connections, Pool, PooledConnection};
 
 /// The schema, embedded in the binary so that a deployment needs no migration step.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -114,6 +118,13 @@ impl PostgresError {
         }
     }
 
+    fn acquiring(error: PoolError<sqlx::Error>) -> Self {
+        match error {
+            PoolError::Backend(error) => Self::connecting(error),
+            other => Self::Unavailable(other.to_string().into()),
+        }
+    }
+
     fn migrating(error: MigrateError) -> Self {
         match error {
             MigrateError::Execute(error) if is_unavailable(&error) => {
@@ -130,7 +141,7 @@ impl PostgresError {
 /// Clones share the pool.
 #[derive(Clone)]
 pub struct PostgresAdapter {
-    pub(crate) pool: PgPool,
+    pub(crate) pool: Pool,
     pub(crate) call_timeout: Duration,
 }
 
@@ -176,17 +187,9 @@ impl PostgresAdapter {
         // Lazy: the pool opens connections only when calls need them, each attempt bounded
         // by the acquire timeout, and the migration below is the first such call, so a
         // database that cannot be reached is reported once, as `Unavailable`.
-        // TODO: sqlx's pool pings every connection as it is released, a round trip to
-        // PostgreSQL after each statement, which the SQLite adapter no longer pays
-        // (latchkey-sqlite's pool.rs). A replacement here must notice a connection the server
-        // has dropped without that ping, and sqlx's `PgConnection` does not say; so it waits.
-        let pool = PgPoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(config.acquire_timeout)
-            .connect_lazy_with(options);
-
+        let pool = new_pool(options, &config)?;
         if let Err(error) = migrate(&pool).await {
-            pool.close().await;
+            pool.close();
             return Err(error);
         }
 
@@ -202,30 +205,59 @@ impl PostgresAdapter {
         })
     }
 
-    /// The connection pool, for an application that keeps its own tables in the same
-    /// database.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// A connection from the adapter's pool, for an application that keeps its own tables
+    /// in the same database. It goes back to the pool when dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`AdapterError::Unavailable`](latchkey::AdapterError::Unavailable) when no connection
+    /// is free within the acquire timeout, a new one cannot be opened, or the adapter is
+    /// closed.
+    pub async fn acquire(&self) -> AdapterResult<PooledConnection> {
+        self.pool.get().await.map_err(pool::unavailable)
     }
 
-    /// Closes the pool: waits for calls in progress to return their connections, then
-    /// closes them all. Later calls fail with
+    /// Closes the pool: closes the idle connections, then waits for calls in progress to
+    /// end, whose connections are dropped as they come back. Later calls fail with
     /// [`AdapterError::Unavailable`](latchkey::AdapterError::Unavailable).
     pub async fn close(&self) {
-        self.pool.close().await;
+        let idle = self.pool.retain(|_, _| false).removed;
+        self.pool.close();
+        for connection in idle {
+            if let Err(error) = connection.close().await {
+                tracing::debug!(%error, "could not close a postgres connection");
+            }
+        }
+        while self.pool.status().size > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 }
 
 impl fmt::Debug for PostgresAdapter {
     /// The pool's state only: its connect options hold the password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.pool.status();
         f.debug_struct("PostgresAdapter")
-            .field("connections", &self.pool.size())
-            .field("idle", &self.pool.num_idle())
+            .field("connections", &status.size)
+            .field("idle", &status.available)
             .field("closed", &self.pool.is_closed())
             .field("call_timeout", &self.call_timeout)
             .finish()
     }
+}
+
+/// A pool that opens connections as calls need them, each bounded by the acquire timeout, as
+/// is a ping before reuse.
+fn new_pool(options: PgConnectOptions, config: &PostgresConfig) -> Result<Pool, PostgresError> {
+    Pool::builder(Connections::new(options))
+        .max_size(usize::try_from(config.max_connections).unwrap_or(usize::MAX))
+        .wait_timeout(Some(config.acquire_timeout))
+        .create_timeout(Some(config.acquire_timeout))
+        .recycle_timeout(Some(config.acquire_timeout))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|error| PostgresError::Unavailable(error.into()))
 }
 
 /// The URL's options, with the statement timeout added.
@@ -255,12 +287,8 @@ fn connect_options(url: &str, config: &PostgresConfig) -> Result<PgConnectOption
 /// unlocking), and the statement timeout can be lifted for it without leaking that setting
 /// into the pool: a future migration may rightly run long, and waiting for another instance's
 /// migration is waiting on the lock, which the timeout would cut short.
-async fn migrate(pool: &PgPool) -> Result<(), PostgresError> {
-    let mut connection = pool
-        .acquire()
-        .await
-        .map_err(PostgresError::connecting)?
-        .detach();
+async fn migrate(pool: &Pool) -> Result<(), PostgresError> {
+    let mut connection = Object::take(pool.get().await.map_err(PostgresError::acquiring)?);
 
     let result = run_migrations(&mut connection).await;
     let _ = connection.close().await;
@@ -316,7 +344,7 @@ mod tests {
         )
         .expect("valid url");
         let adapter = PostgresAdapter {
-            pool: PgPoolOptions::new().connect_lazy_with(options),
+            pool: new_pool(options, &PostgresConfig::default()).expect("pool"),
             call_timeout: Duration::from_secs(1),
         };
 

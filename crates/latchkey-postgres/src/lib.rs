@@ -31,12 +31,15 @@
 //! and `53300` too many connections) are
 //! [`Unavailable`](latchkey::AdapterError::Unavailable). Every call is bounded in time (see
 //! [`PostgresConfig`]), so a database that goes away makes calls fail, not hang, and they
-//! succeed again once it is back.
+//! succeed again once it is back: a call that fails so has every pooled connection checked
+//! before its next use, and the dead ones replaced (`pool.rs`).
 
 mod abuse;
 mod adapter;
 mod connect;
 mod error;
+mod pool;
 mod rows;
 
 pub use connect::{PostgresAdapter, PostgresConfig, PostgresError};
+pub use pool::{Connections, PooledConnection};

@@ -55,14 +55,14 @@ async fn connecting_creates_the_tables_and_records_the_migration() {
         "SELECT table_name::TEXT FROM information_schema.tables
          WHERE table_schema = 'public' ORDER BY table_name",
     )
-    .fetch_all(adapter.pool())
+    .fetch_all(&mut *adapter.acquire().await.expect("connection"))
     .await
     .expect("tables listed")
     .iter()
     .map(|row| row.get(0))
     .collect();
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
-        .fetch_one(adapter.pool())
+        .fetch_one(&mut *adapter.acquire().await.expect("connection"))
         .await
         .expect("migrations listed");
 
@@ -146,7 +146,7 @@ async fn of_32_concurrent_sign_ups_for_one_key_exactly_one_wins() {
         .count();
     assert_eq!((winners, duplicates), (1, 31), "{results:?}");
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(adapter.pool())
+        .fetch_one(&mut *adapter.acquire().await.expect("connection"))
         .await
         .expect("counted");
     assert_eq!(users, 1, "the losers' users were rolled back");
@@ -296,7 +296,7 @@ async fn overlapping_last_seen_batches_in_opposite_orders_never_deadlock() {
             .expect("written without a deadlock");
     }
     let latest: i64 = sqlx::query_scalar("SELECT min(last_seen_at) FROM sessions")
-        .fetch_one(adapter.pool())
+        .fetch_one(&mut *adapter.acquire().await.expect("connection"))
         .await
         .expect("read");
     assert_eq!(latest, 10_007);
@@ -328,7 +328,7 @@ async fn a_bucket_taken_and_returned_thousands_of_times_stays_on_one_page() {
     let pages: i64 = sqlx::query_scalar(
         "SELECT pg_relation_size('rate_buckets') / current_setting('block_size')::bigint",
     )
-    .fetch_one(adapter.pool())
+    .fetch_one(&mut *adapter.acquire().await.expect("connection"))
     .await
     .expect("size read");
 
@@ -348,11 +348,13 @@ async fn a_last_seen_update_keeps_the_session_on_its_page() {
             .expect("session");
     }
     // The block number of the row's current version: the first of its ctid's two numbers.
-    let page = || {
+    let page = || async {
+        let mut connection = adapter.acquire().await.expect("connection");
         sqlx::query_scalar::<_, f64>(
             "SELECT (ctid::text::point)[0] FROM sessions WHERE id = 'session000'",
         )
-        .fetch_one(adapter.pool())
+        .fetch_one(&mut *connection)
+        .await
     };
     let before = page().await.expect("read");
 

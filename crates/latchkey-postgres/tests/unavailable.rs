@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use latchkey::adapter::UserRow;
 use latchkey::{Adapter, AdapterError};
 use latchkey_postgres::{PostgresAdapter, PostgresConfig, PostgresError};
+use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -118,6 +119,43 @@ async fn a_closed_adapter_answers_unavailable() {
         matches!(result, Err(AdapterError::Unavailable(_))),
         "{result:?}"
     );
+}
+
+// The pool does not ping a connection that was used a moment ago (src/pool.rs). When the
+// server ends every connection at once, the first call to meet a dead one fails, and from
+// then on each connection is checked before its next use: one call fails, not one for each
+// connection in the pool.
+#[tokio::test]
+async fn when_the_server_ends_every_connection_one_call_fails_and_the_next_succeed() {
+    let url = latchkey_testdb::fresh_database().await;
+    let config = PostgresConfig::new().with_max_connections(4);
+    let adapter = PostgresAdapter::connect_with(&url, config)
+        .await
+        .expect("connected");
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(adapter.acquire().await.expect("a connection"));
+    }
+    drop(held);
+
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("admin");
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) AS ended",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .expect("backends ended");
+    let mut failed = 0;
+    for _ in 0..8 {
+        if adapter.ping().await.is_err() {
+            failed += 1;
+        }
+    }
+
+    assert_eq!(ended, 4);
+    assert!(failed <= 1, "{failed} of 8 calls failed");
+    adapter.ping().await.expect("answers again");
 }
 
 /// A TCP proxy to a server that can stop forwarding while keeping every connection open, as

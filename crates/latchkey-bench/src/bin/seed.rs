@@ -168,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
             seed!(&mut *connection, sqlx::Sqlite, hash, users, sessions);
         }
         Database::Postgres(adapter) => {
-            let mut connection = adapter.pool().acquire().await?;
+            let mut connection = adapter.acquire().await?;
             seed!(&mut *connection, sqlx::Postgres, hash, users, sessions);
             // Fresh statistics, as autovacuum would have gathered on a database in use.
             sqlx::query("VACUUM ANALYZE")
