@@ -3,9 +3,13 @@
 //! A session's last-seen time is for display ("last active 3 minutes ago"), so validation
 //! does not wait for its write: it records the time here and the batch is written later in
 //! one adapter call. Renewals, which move a session's expiry, are still written at once.
+//!
+//! The buffer holds a bounded number of sessions. When it is full, a session not already in
+//! it is not added: its stored time stays as it was, so its next validation queues it again,
+//! once there is room. No request waits for other sessions' writes because the buffer filled.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::adapter::{LastSeen, SessionRow};
@@ -25,6 +29,8 @@ pub(crate) struct PendingActivity {
     len: AtomicUsize,
     // Times taken for writing and not yet stored, so that `pending` counts them too.
     writing: AtomicUsize,
+    // Times not queued because the buffer was full, since the start.
+    dropped: AtomicU64,
     capacity: usize,
 }
 
@@ -55,22 +61,30 @@ impl Drop for Batch<'_> {
 }
 
 impl PendingActivity {
-    /// An empty buffer that asks to be written once it holds `capacity` sessions.
+    /// An empty buffer that holds up to `capacity` sessions.
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             seen: Mutex::new(HashMap::new()),
             oldest: AtomicI64::new(NOTHING_WAITS),
             len: AtomicUsize::new(0),
             writing: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
             capacity,
         }
     }
 
-    /// Records that session `id`, of user `user_id`, was seen at `now`.
-    pub(crate) fn record(&self, id: &str, user_id: &str, now: i64) {
+    /// Records that session `id`, of user `user_id`, was seen at `now`. Returns false when the
+    /// buffer is full and did not hold the session: the time is not kept.
+    pub(crate) fn record(&self, id: &str, user_id: &str, now: i64) -> bool {
         let mut seen = self.seen();
+        let full = seen.len() >= self.capacity;
         match seen.get_mut(id) {
             Some(queued) => queued.at = queued.at.max(now),
+            None if full => {
+                drop(seen);
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
             None => {
                 let user_id = user_id.to_owned();
                 seen.insert(id.to_owned(), Queued { user_id, at: now });
@@ -78,15 +92,24 @@ impl PendingActivity {
         }
         self.oldest.fetch_min(now, Ordering::Relaxed);
         self.len.store(seen.len(), Ordering::Relaxed);
+        true
     }
 
-    /// Whether the waiting times should be written now: there are as many as the capacity,
-    /// or the oldest has waited `max_wait` milliseconds. Takes no lock.
+    /// Whether the oldest waiting time has waited `max_wait` milliseconds. Takes no lock.
     pub(crate) fn is_due(&self, now: i64, max_wait: i64) -> bool {
         let oldest = self.oldest.load(Ordering::Relaxed);
-        oldest != NOTHING_WAITS
-            && (now.saturating_sub(oldest) >= max_wait
-                || self.len.load(Ordering::Relaxed) >= self.capacity)
+        oldest != NOTHING_WAITS && now.saturating_sub(oldest) >= max_wait
+    }
+
+    /// Whether the buffer is half full, so that a writer should not wait for its next turn.
+    /// Takes no lock.
+    pub(crate) fn is_filling(&self) -> bool {
+        self.len.load(Ordering::Relaxed) >= self.capacity.div_ceil(2)
+    }
+
+    /// How many times were not queued because the buffer was full, since it was created.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// The time waiting for session `id`, if any.
@@ -215,15 +238,39 @@ mod tests {
     }
 
     #[test]
-    fn a_full_batch_is_due_at_once() {
-        let pending = PendingActivity::new(2);
+    fn a_half_full_buffer_asks_to_be_written_and_a_full_one_is_not_due_for_it() {
+        let pending = PendingActivity::new(4);
 
         pending.record("a", "user", 0);
-        let one = pending.is_due(0, i64::MAX);
+        let one = pending.is_filling();
         pending.record("b", "user", 0);
+        let two = pending.is_filling();
+        pending.record("c", "user", 0);
+        pending.record("d", "user", 0);
 
         assert!(!one);
-        assert!(pending.is_due(0, i64::MAX));
+        assert!(two);
+        assert!(!pending.is_due(0, i64::MAX));
+    }
+
+    #[test]
+    fn a_full_buffer_keeps_updating_its_sessions_and_takes_no_new_one() {
+        let pending = PendingActivity::new(2);
+        pending.record("a", "user", 1);
+        pending.record("b", "user", 1);
+
+        let new = pending.record("c", "user", 2);
+        let known = pending.record("a", "user", 3);
+
+        assert!(!new);
+        assert!(known);
+        assert_eq!(pending.dropped(), 1);
+        assert_eq!(pending.get("c"), None);
+        assert_eq!(
+            pending.take().times(),
+            vec![seen("a", "user", 3), seen("b", "user", 1)]
+        );
+        assert!(pending.record("c", "user", 4), "room again once taken");
     }
 
     #[test]

@@ -17,10 +17,9 @@ use crate::session::{IssuedSession, Session, SessionConfig, ValidSession};
 use crate::token::{SessionId, SessionToken};
 use crate::user::{Key, User, UserId};
 
-/// How many sessions' last-seen times may wait to be written; the queue is written when it
-/// holds this many. About 2 MiB when full: each entry holds a session id and its user's id,
-/// and the map keeps its table between batches.
-const ACTIVITY_QUEUE_CAPACITY: usize = 8_192;
+/// How many sessions' last-seen times may wait to be written. About 2 MiB when full: each
+/// entry holds a session id and its user's id, and the map keeps its table between batches.
+pub(crate) const ACTIVITY_QUEUE_CAPACITY: usize = 8_192;
 
 /// How many last-seen times one adapter call writes.
 const ACTIVITY_WRITE_CHUNK: usize = 1_000;
@@ -553,10 +552,16 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
     /// Writes the last-seen times that validation queued, returning for how many sessions.
     ///
     /// Validation queues a session's last-seen time instead of waiting for its write; call
-    /// this every few seconds from a background task and once at shutdown. Without it, a
-    /// validation writes the queue itself once it is
-    /// [`activity_write_delay`](SessionConfig::activity_write_delay) old or holds 8,192
-    /// sessions. A failed write is kept for the next call.
+    /// this every few seconds from a background task, sooner when
+    /// [`session_activity_filling`](Self::session_activity_filling) says so, and once at
+    /// shutdown. Without it, a validation writes the queue itself once its oldest time is
+    /// [`activity_write_delay`](SessionConfig::activity_write_delay) old. A failed write is
+    /// kept for the next call.
+    ///
+    /// The queue holds 8,192 sessions. While it is full, a session not in it is not queued
+    /// ([`dropped_session_activity`](Self::dropped_session_activity) counts them): its stored
+    /// time stays as it was, and its next validation queues it again. So no validation waits
+    /// for a batch of other sessions' writes because many sessions came back at once.
     ///
     /// # Errors
     ///
@@ -587,6 +592,20 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
     /// stored, counting a batch while it is being written.
     pub fn pending_session_activity(&self) -> usize {
         self.inner.activity.pending()
+    }
+
+    /// Whether the last-seen queue is half full: a background writer should call
+    /// [`flush_session_activity`](Self::flush_session_activity) now rather than at its next
+    /// turn, before the queue fills and new times are dropped. Takes no lock; cheap enough to
+    /// poll a few times a second.
+    pub fn session_activity_filling(&self) -> bool {
+        self.inner.activity.is_filling()
+    }
+
+    /// How many last-seen times were not queued because the queue was full, since this
+    /// `Auth` was built. Each such session kept its earlier stored time until a later use.
+    pub fn dropped_session_activity(&self) -> u64 {
+        self.inner.activity.dropped()
     }
 
     /// Decides whether a stored session is alive at `now`, extends it when its active period
@@ -623,8 +642,12 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
             match self.inner.activity.get(id.as_str()) {
                 Some(queued) if now.saturating_sub(queued) < interval => row.last_seen_at = queued,
                 _ => {
+                    // Shown as seen now even when the queue is full and the time is not
+                    // kept: it is true, and the next validation queues it again.
                     row.last_seen_at = now;
-                    self.inner.activity.record(id.as_str(), &row.user_id, now);
+                    if !self.inner.activity.record(id.as_str(), &row.user_id, now) {
+                        tracing::debug!(session.id = id.short(), "last-seen queue full");
+                    }
                 }
             }
         }
@@ -637,7 +660,9 @@ impl<U: Attributes, S: Attributes> Auth<U, S> {
         })
     }
 
-    /// Writes the queued last-seen times when they have waited too long for a flush.
+    /// Writes the queued last-seen times when they have waited too long for a flush: the
+    /// fallback for an application that never calls
+    /// [`flush_session_activity`](Self::flush_session_activity).
     async fn flush_activity_if_due(&self, now: i64) {
         let delay = millis(self.inner.sessions.activity_write_delay);
         if !self.inner.activity.is_due(now, delay) {

@@ -30,7 +30,8 @@ pub struct SessionConfig {
     /// The longest a last-seen time waits in memory before a validation writes the waiting
     /// batch itself. Validation does not wait for last-seen writes: it queues them, and
     /// [`Auth::flush_session_activity`](crate::Auth::flush_session_activity), called more
-    /// often than this from a background task, writes them so that no request has to.
+    /// often than this from a background task, writes them so that no request has to. A full
+    /// queue is not written by a validation: it takes no new session until it is.
     pub activity_write_delay: Duration,
 }
 

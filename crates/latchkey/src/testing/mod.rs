@@ -133,6 +133,7 @@ macro_rules! adapter_conformance_tests {
             a_reachable_database_answers_a_ping,
             last_seen_is_written_at_most_once_a_minute,
             queued_last_seen_times_are_written_once_the_write_delay_passes,
+            a_full_last_seen_queue_is_not_written_by_a_validation,
             last_seen_batches_only_move_times_forward,
             a_session_listing_holds_the_session_its_user_and_their_live_sessions,
             a_session_listing_shows_the_validated_sessions_new_times,

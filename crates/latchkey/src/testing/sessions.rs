@@ -6,6 +6,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::adapter::LastSeen;
+use crate::auth::ACTIVITY_QUEUE_CAPACITY;
 use crate::clock::to_millis;
 use crate::{Adapter, Error, NewKey, SessionConfig, SessionId, SessionToken, User, UserId};
 
@@ -400,6 +401,49 @@ pub async fn queued_last_seen_times_are_written_once_the_write_delay_passes(
         second_after,
         seen_first + to_millis_duration(config.activity_write_delay - MS)
     );
+}
+
+/// While the last-seen queue is full, a validation neither writes it nor waits for it: a
+/// session not yet queued keeps its stored time and is queued on its next use after a flush.
+/// The queue asks for a write once half full.
+pub async fn a_full_last_seen_queue_is_not_written_by_a_validation(adapter: Arc<dyn Adapter>) {
+    let (auth, clock) = auth(adapter.clone());
+    let (user, _) = user_with_session(&auth, "crowd").await;
+    let mut sessions = Vec::with_capacity(ACTIVITY_QUEUE_CAPACITY + 1);
+    for _ in 0..=ACTIVITY_QUEUE_CAPACITY {
+        let issued = auth
+            .create_session(&user.id, Device::default())
+            .await
+            .expect("session created");
+        sessions.push(issued);
+    }
+    clock.advance(auth.session_config().activity_interval);
+    let (queued, extra) = sessions.split_at(ACTIVITY_QUEUE_CAPACITY);
+    let extra = &extra[0];
+
+    let mut filling_at = None;
+    for (count, issued) in (1..).zip(queued) {
+        auth.validate_session(&issued.token).await.expect("valid");
+        if filling_at.is_none() && auth.session_activity_filling() {
+            filling_at = Some(count);
+        }
+    }
+    let shown = auth.validate_session(&extra.token).await.expect("valid");
+    let pending_when_full = auth.pending_session_activity();
+    let first_stored = stored_last_seen(&adapter, queued[0].session.id.as_str()).await;
+    let dropped = auth.dropped_session_activity();
+    let written = auth.flush_session_activity().await.expect("flushed");
+    let extra_stored = stored_last_seen(&adapter, extra.session.id.as_str()).await;
+    auth.validate_session(&extra.token).await.expect("valid");
+
+    assert_eq!(filling_at, Some(ACTIVITY_QUEUE_CAPACITY / 2));
+    assert_eq!(pending_when_full, ACTIVITY_QUEUE_CAPACITY);
+    assert_eq!(first_stored, START, "no validation wrote the full queue");
+    assert_eq!(shown.session.last_seen_at, auth.now());
+    assert_eq!(dropped, 1);
+    assert_eq!(written, ACTIVITY_QUEUE_CAPACITY);
+    assert_eq!(extra_stored, START);
+    assert_eq!(auth.pending_session_activity(), 1, "queued on its next use");
 }
 
 /// A batch of last-seen times moves each session forward, never back, and skips sessions
