@@ -8,6 +8,8 @@ use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use common::process::Server;
 use common::{request, site};
+use latchkey_site::serve::write_session_activity;
+use latchkey_site::site::Device;
 use serde_json::json;
 
 #[tokio::test]
@@ -131,6 +133,56 @@ async fn metrics_count_last_seen_times_waiting_to_be_written_until_they_are() {
     assert_eq!(fresh, 0.0);
     assert_eq!(queued, 1.0);
     assert_eq!(written, 0.0);
+    let text = site.get("/metrics", None).await.body;
+    assert_eq!(
+        sample(&text, "latchkey_session_last_seen_dropped_total"),
+        0.0
+    );
+}
+
+#[tokio::test]
+async fn the_last_seen_writer_writes_a_half_full_queue_before_its_regular_turn() {
+    let site = site().await;
+    let token = site.sign_up("returning", "back after a pause").await;
+    let token = latchkey::SessionToken::parse(&token).expect("a token");
+    let user = site
+        .auth
+        .validate_session(&token)
+        .await
+        .expect("valid")
+        .user;
+    let mut tokens = Vec::new();
+    for _ in 0..4_096 {
+        let issued = site
+            .auth
+            .create_session(&user.id, Device::default())
+            .await
+            .expect("session created");
+        tokens.push(issued.token);
+    }
+    let writer = tokio::spawn(write_session_activity(site.auth.clone()));
+    // The writer's first turn comes at once; the next regular one 5 s later.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+
+    site.clock.advance(Duration::from_secs(60));
+    for token in &tokens {
+        site.auth.validate_session(token).await.expect("valid");
+    }
+    let queued = site.auth.pending_session_activity();
+    while site.auth.pending_session_activity() > 0 && started.elapsed() < Duration::from_secs(4) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let waited = started.elapsed();
+    writer.abort();
+
+    assert_eq!(queued, 4_096);
+    assert_eq!(
+        site.auth.pending_session_activity(),
+        0,
+        "written after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(4));
 }
 
 #[test]

@@ -57,6 +57,10 @@ struct Inner {
     live_sessions: Gauge,
     live_counted_at: Mutex<Option<Instant>>,
     last_seen_pending: Gauge,
+    last_seen_dropped: Counter,
+    // How much of the library's dropped count `last_seen_dropped` holds; a lock, so that two
+    // scrapes at once do not both add the same difference.
+    last_seen_dropped_reported: Mutex<u64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -85,6 +89,7 @@ impl Metrics {
         let hash_wait = Histogram::new(exponential_buckets(0.000_1, 2.0, 18));
         let live_sessions = Gauge::default();
         let last_seen_pending = Gauge::default();
+        let last_seen_dropped = Counter::default();
 
         let mut registry = Registry::with_prefix("latchkey");
         registry.register(
@@ -120,6 +125,11 @@ impl Metrics {
             "Sessions of this instance whose last-seen time waits to be written",
             last_seen_pending.clone(),
         );
+        registry.register(
+            "session_last_seen_dropped",
+            "Last-seen times this instance did not queue because its queue was full",
+            last_seen_dropped.clone(),
+        );
 
         Self {
             inner: Arc::new(Inner {
@@ -133,6 +143,8 @@ impl Metrics {
                 live_sessions,
                 live_counted_at: Mutex::new(None),
                 last_seen_pending,
+                last_seen_dropped,
+                last_seen_dropped_reported: Mutex::new(0),
             }),
         }
     }
@@ -197,6 +209,7 @@ impl Metrics {
         self.inner.hash_queue_depth.set(depth);
         let pending = i64::try_from(auth.pending_session_activity()).unwrap_or(i64::MAX);
         self.inner.last_seen_pending.set(pending);
+        self.report_dropped(auth.dropped_session_activity());
 
         let mut text = String::new();
         if let Err(error) =
@@ -205,6 +218,19 @@ impl Metrics {
             tracing::error!(%error, "metrics failed to encode");
         }
         text
+    }
+
+    /// Brings the dropped last-seen counter up to the library's count.
+    fn report_dropped(&self, dropped: u64) {
+        let mut reported = self
+            .inner
+            .last_seen_dropped_reported
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if dropped > *reported {
+            self.inner.last_seen_dropped.inc_by(dropped - *reported);
+            *reported = dropped;
+        }
     }
 
     /// Whether the last count is old enough to make a new one; if so, the new one counts as
