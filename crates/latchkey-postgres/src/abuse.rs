@@ -6,6 +6,15 @@
 //! its `WHERE` on the latest version, so counts are exact across any number of servers. A
 //! conditional `DO UPDATE` that matches nothing returns no row, which is how a refusal is told
 //! from a success without a second statement.
+//!
+//! TODO: every statement here commits on its own and waits for its WAL flush, four to five
+//! flushes a sign-in with the session's insert (`pg_stat_wal`: 5,389 syncs for 1,165
+//! sign-ins). Under a sign-in flood, reads queue behind those flushes on a slow disk:
+//! `GET /` p99 of 450–540 ms in a flood against 21–24 ms with the server's
+//! `synchronous_commit` off (docs/benchmarks.md). Throttle records and audit events could
+//! commit with `synchronous_commit = off` (a server crash then loses their last fraction of a
+//! second, never their consistency) through connections opened with that setting; not done
+//! yet, as it needs checking against the PostgreSQL-compatible databases the adapter serves.
 
 use latchkey::adapter::{AdapterResult, AttemptRow, AuditQuery, AuditRow};
 use latchkey::throttle::{LockoutRule, RateRule};
